@@ -1,0 +1,1 @@
+"""A flaxen plugin that cannot be imported (test fixture)."""

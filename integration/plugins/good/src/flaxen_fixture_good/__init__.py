@@ -1,0 +1,1 @@
+"""A well-behaved third-party flaxen plugin (test fixture)."""

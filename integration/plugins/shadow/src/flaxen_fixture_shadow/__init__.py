@@ -1,0 +1,1 @@
+"""A flaxen plugin that claims a name another plugin owns (test fixture)."""

@@ -1,0 +1,5 @@
+"""Crash-safe checkpointing with pluggable storage backends."""
+
+from importlib.metadata import version as _version
+
+__version__ = _version("flaxen-checkpoint")
