@@ -13,7 +13,17 @@ def docs_link(class_name: str) -> str:
     return f"{ERRORS_PAGE}#flaxen.errors.{class_name}"
 
 
-class FlaxenError(Exception):
+class _RecordsArguments(Exception):
+    # Kept apart from FlaxenError so that inspect.signature(FlaxenError) shows
+    # __init__(message) rather than this catch-all __new__.
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        self = super().__new__(cls, *args)
+        self._init_args = args
+        self._init_kwargs = kwargs
+        return self
+
+
+class FlaxenError(_RecordsArguments):
     """Base class of every error raised by flaxen.
 
     Subclasses call ``super().__init__(message)`` from their own constructor;
@@ -22,25 +32,29 @@ class FlaxenError(Exception):
     subclass is appended to the message.
     """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> FlaxenError:
-        self = super().__new__(cls, *args)
-        self._init_args = args
-        self._init_kwargs = kwargs
-        return self
-
     def __init__(self, message: str) -> None:
         self.message = message
-        super().__init__(f"{message} ({docs_link(type(self).__name__)})")
+        text = f"{message} ({docs_link(type(self).__name__)})"
+        super().__init__(text)
+        # OSError (behind FileExistsError) takes its args in __new__ when a
+        # subclass overrides __new__, and then ignores __init__: set them here.
+        self.args = (text,)
 
     def __reduce__(self) -> Any:
-        if self._init_kwargs:
-            return (_rebuild, (type(self), self._init_args, self._init_kwargs))
-        return (type(self), self._init_args)
+        # Rebuilt from the constructor arguments, so the message and the
+        # attributes come back exactly; the instance dict rides along as state
+        # so that anything added later (``add_note``, attributes set by the
+        # raiser) survives too.
+        state = {k: v for k, v in self.__dict__.items() if k not in _REBUILT}
+        return (_rebuild, (type(self), self._init_args, self._init_kwargs), state or None)
 
     def __str__(self) -> str:
         # KeyError's __str__ would repr() the message; every flaxen error reads
         # as plain text whatever built-in it also derives from.
         return str(self.args[0]) if self.args else ""
+
+
+_REBUILT = frozenset({"_init_args", "_init_kwargs", "message"})
 
 
 def _rebuild(cls: type[FlaxenError], args: tuple, kwargs: dict) -> FlaxenError:
