@@ -68,6 +68,12 @@ from ._scope import ScopeParamNotFoundError as ScopeParamNotFoundError
 from ._scope import ScopeParamShapeError as ScopeParamShapeError
 from ._scope import ScopeVariableNotFoundError as ScopeVariableNotFoundError
 
+# Serialization
+from ._serialization import MsgpackRestoreError as MsgpackRestoreError
+from ._serialization import MsgpackSerializeError as MsgpackSerializeError
+from ._serialization import SerializationHandlerExistsError as SerializationHandlerExistsError
+from ._serialization import StateDictMismatchError as StateDictMismatchError
+
 # Transforms
 from ._transforms import JaxTransformError as JaxTransformError
 from ._transforms import TraceContextError as TraceContextError
