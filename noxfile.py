@@ -203,7 +203,7 @@ def integration(session: nox.Session) -> None:
     """Cross-package tests against the built wheels, in fresh environments."""
     build_wheels(session)
     session.install("--find-links", str(WHEELHOUSE), "flaxen")
-    session.install("pytest>=8")
+    session.install("pytest>=8", "uv")
     env = dict(TEST_ENV, FLAXEN_WHEELHOUSE=str(WHEELHOUSE), FLAXEN_STRICT_PLUGINS="0")
     session.run("python", "-m", "pytest", "integration/tests", *session.posargs, env=env)
 
