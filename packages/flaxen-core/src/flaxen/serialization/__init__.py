@@ -8,6 +8,11 @@ into a template object (:func:`from_state_dict`). :func:`to_bytes` and
 checkpoints.
 """
 
+from ._msgpack import MAX_CHUNK_SIZE as MAX_CHUNK_SIZE
+from ._msgpack import from_bytes as from_bytes
+from ._msgpack import msgpack_restore as msgpack_restore
+from ._msgpack import msgpack_serialize as msgpack_serialize
+from ._msgpack import to_bytes as to_bytes
 from ._state_dict import current_path as current_path
 from ._state_dict import from_state_dict as from_state_dict
 from ._state_dict import is_serializable as is_serializable

@@ -9,8 +9,7 @@ leaves of the original object (arrays, numbers, ...). Containers (``dict``,
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from flaxen.errors import SerializationHandlerExistsError, StateDictMismatchError
@@ -35,16 +34,6 @@ class _PathContext(threading.local):
 
 
 _path_context = _PathContext()
-
-
-@contextmanager
-def _record_path(name: str) -> Iterator[None]:
-    path = _path_context.path
-    path.append(name)
-    try:
-        yield
-    finally:
-        path.pop()
 
 
 def current_path() -> str:
@@ -138,8 +127,13 @@ def from_state_dict(target: Any, state: Any, name: str = ".") -> Any:
     handlers = _STATE_DICT_REGISTRY.get(ty)
     if handlers is None:
         return state
-    with _record_path(name):
+    # Inlined _record_path: this runs once per node of the restored tree.
+    path = _path_context.path
+    path.append(name)
+    try:
         return handlers[1](target, state)
+    finally:
+        path.pop()
 
 
 def is_serializable(target: Any) -> bool:
