@@ -234,8 +234,9 @@ class Decoder:
         if dtype is not None:
             pos += len(raw_name)
         else:
+            name_pos = pos
             name, pos = self.decode(pos, depth + 1)
-            dtype = dtype_from_name(name)
+            dtype = dtype_from_name(name, name_pos)
             _DTYPES_BY_RAW_NAME[msgpack.packb(name)] = dtype
         self._need(pos, 1)
         b = buf[pos]

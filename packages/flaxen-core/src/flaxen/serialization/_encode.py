@@ -67,6 +67,17 @@ def _ext_header(code: int, n: int) -> bytes:
     return b"\xc9" + _U32.pack(n) + bytes((code,))
 
 
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
+
+
+def _type_name(ty: type) -> str:
+    # What msgpack (and so Flax) prints: C's tp_name, "module.Name" for
+    # extension types such as collections.OrderedDict, the bare name otherwise.
+    if ty.__flags__ & _HEAP_TYPE or ty.__module__ == "builtins":
+        return ty.__name__
+    return f"{ty.__module__}.{ty.__qualname__}"
+
+
 def _sorted_keys(xs: dict[Any, Any]) -> list[Any]:
     try:
         return sorted(xs)
@@ -112,7 +123,7 @@ class Encoder:
             self._encode_array(*writable_array(obj), ExtCode.NPSCALAR, False)
         else:
             raise MsgpackSerializeError(
-                f"can not serialize {ty.__name__!r} object: msgpack_serialize() writes"
+                f"can not serialize {_type_name(ty)!r} object: msgpack_serialize() writes"
                 " dicts, lists, str, bytes, int, float, bool, None, complex numbers,"
                 " numpy/jax arrays and numpy scalars. Use to_bytes() for tuples,"
                 " FrozenDicts and struct dataclasses (it turns them into state dicts"

@@ -95,27 +95,28 @@ def _is_supported(dtype: np.dtype[Any]) -> bool:
     )
 
 
-def dtype_from_name(name: Any) -> np.dtype[Any]:
+def dtype_from_name(name: Any, pos: int) -> np.dtype[Any]:
     """The dtype a checkpoint names, refusing anything but plain numeric ones.
 
     Restoring must never build object arrays (their elements would be
     arbitrary Python objects) nor structured or string dtypes, so the name
     has to be a short identifier numpy resolves to a boolean, integer,
     floating, complex, datetime or ml_dtypes type, in native byte order.
+    ``pos`` is where the name is in the input, for the error message.
     """
     dtype = _DTYPE_CACHE.get(name) if isinstance(name, str) else None
     if dtype is not None:
         return dtype
     if not isinstance(name, str) or not _DTYPE_NAME.fullmatch(name):
-        raise MsgpackRestoreError(f"invalid dtype name {name!r}")
+        raise MsgpackRestoreError(f"invalid dtype name {name!r} (at byte {pos})")
     try:
         dtype = np.dtype(name)
     except (TypeError, ValueError):
-        raise MsgpackRestoreError(f"unknown dtype {name!r}") from None
+        raise MsgpackRestoreError(f"unknown dtype {name!r} (at byte {pos})") from None
     if not _is_supported(dtype) or dtype.name != name:
         raise MsgpackRestoreError(
             f"dtype {name!r} is not allowed in a checkpoint (only boolean, numeric,"
-            " datetime and ml_dtypes arrays are)"
+            f" datetime and ml_dtypes arrays are) (at byte {pos})"
         )
     _DTYPE_CACHE[name] = dtype
     return dtype
