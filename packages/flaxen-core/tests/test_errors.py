@@ -208,6 +208,30 @@ CASES = {
         {"update_fn": _no_op, "cond_fn": _no_op},
     ),
     # flaxen additions
+    "MsgpackRestoreError": (
+        ("truncated input at byte 12",),
+        ValueError,
+        ["Cannot restore msgpack data: truncated input at byte 12"],
+        {"reason": "truncated input at byte 12"},
+    ),
+    "MsgpackSerializeError": (
+        ("cannot write a tuple",),
+        TypeError,
+        ["cannot write a tuple"],
+        {"reason": "cannot write a tuple"},
+    ),
+    "SerializationHandlerExistsError": (
+        ("MyType",),
+        ValueError,
+        ['"MyType"', "override=True"],
+        {"type_name": "MyType"},
+    ),
+    "StateDictMismatchError": (
+        ("missing key 'b' at /params",),
+        ValueError,
+        ["missing key 'b' at /params", "same structure"],
+        {"detail": "missing key 'b' at /params"},
+    ),
     "MissingPackageError": (
         ("Dense", "flaxen-layers"),
         ImportError,

@@ -10,6 +10,7 @@ flax_errors = pytest.importorskip("flax.errors")
 
 from flaxen import errors  # noqa: E402
 
+# Classes flaxen has and Flax has not; a new one must be listed here.
 FLAXEN_ADDITIONS = {
     "FlaxenError",
     "FlaxenWarning",
@@ -17,6 +18,10 @@ FLAXEN_ADDITIONS = {
     "PluginConflictError",
     "PluginLoadError",
     "PluginWarning",
+    "MsgpackRestoreError",
+    "MsgpackSerializeError",
+    "SerializationHandlerExistsError",
+    "StateDictMismatchError",
 }
 
 
