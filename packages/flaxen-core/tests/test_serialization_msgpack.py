@@ -186,6 +186,23 @@ def test_top_level_array_is_chunked_but_arrays_in_lists_are_not(small_chunks):
     )
 
 
+def test_arrays_too_big_for_one_extension_are_chunked_anywhere(monkeypatch):
+    # Stand-in for msgpack's 4 GiB limit on one bin/ext: Flax cannot write such
+    # an array inside a list at all; flaxen chunks it like a dict value.
+    from flaxen.serialization import _encode
+
+    monkeypatch.setattr(_encode, "MSGPACK_MAX_LEN", _encode.MAX_HEADER + 100)
+    arr = np.arange(60, dtype=np.int32)
+    data = serialization.msgpack_serialize([arr, {"d": arr[:10]}])
+    raw = _raw(data)
+    assert raw[0]["__msgpack_chunked_array__"] is True
+    assert [len(chunk[2][2]) for chunk in raw[0]["chunks"].values()] == [100, 100, 40]
+    assert raw[1]["d"][0] == "ext"
+    restored = serialization.msgpack_restore(data)
+    np.testing.assert_array_equal(restored[0], arr)
+    np.testing.assert_array_equal(restored[1]["d"], arr[:10])
+
+
 def test_chunk_size_is_at_least_one_element(monkeypatch):
     monkeypatch.setattr(serialization, "MAX_CHUNK_SIZE", 3)
     raw = _raw(serialization.msgpack_serialize({"a": np.arange(2, dtype=np.int32)}))

@@ -186,7 +186,12 @@ class Decoder:
         start = pos + 1
         end = start + n
         if code in (ExtCode.NDARRAY, ExtCode.NPSCALAR):
-            return Decoder(self.buf, end)._ndarray(code, start, depth), end
+            arr = _flax_layout_ndarray(self.buf, start, end)
+            if arr is None:
+                arr = Decoder(self.buf, end)._ndarray(code, start, depth)
+            elif code == ExtCode.NPSCALAR and not arr.ndim:
+                arr = arr[()]
+            return arr, end
         if code == ExtCode.NATIVE_COMPLEX:
             return Decoder(self.buf, end)._complex(start, depth), end
         data = self.buf[start:end]
@@ -273,6 +278,49 @@ class Decoder:
         if type(real) not in (int, float) or type(imag) not in (int, float):
             raise _error(f"{what}: the parts are not numbers", pos)
         return complex(real, imag)
+
+
+def _flax_layout_ndarray(buf: bytes, pos: int, end: int) -> np.ndarray | None:
+    """The array of an ext payload in the exact layout Flax writes, else None.
+
+    The common case, decoded without the general machinery: a fixarray of
+    three, a fixarray of positive fixints, the fixstr name of a dtype met
+    before, a bin. Anything else (including any inconsistency) returns None
+    and ``Decoder._ndarray`` reads, checks and reports it.
+    """
+    try:
+        if buf[pos] != 0x93:
+            return None
+        ndim = buf[pos + 1] - 0x90
+        if not 0 <= ndim < 16:
+            return None
+        pos += 2
+        dims = buf[pos : pos + ndim]
+        pos += ndim
+        name_end = pos + 1 + buf[pos] - 0xA0
+        dtype = _DTYPES_BY_RAW_NAME.get(buf[pos:name_end])
+        pos = name_end
+        b = buf[pos]
+        if b == 0xC4:
+            nbytes = buf[pos + 1]
+            pos += 2
+        elif b == 0xC5:
+            nbytes = _U16(buf, pos + 1)[0]
+            pos += 3
+        elif b == 0xC6:
+            nbytes = _U32(buf, pos + 1)[0]
+            pos += 5
+        else:
+            return None
+    except (IndexError, struct.error):
+        return None
+    # Every read above is before pos, so this also proves they stayed in the payload.
+    if dtype is None or pos + nbytes != end or len(dims) != ndim or not dims.isascii():
+        return None
+    size = math.prod(dims)
+    if size * dtype.itemsize != nbytes or size == 0:
+        return None
+    return np.frombuffer(buf, dtype=dtype, count=size, offset=pos).reshape(tuple(dims))
 
 
 def _check_shape(shape: Any, what: str, pos: int) -> tuple[int, ...]:
