@@ -20,6 +20,8 @@ Design notes (see also ``packages/flaxen-core/README.md``):
 from __future__ import annotations
 
 import contextlib
+import functools
+import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -64,10 +66,37 @@ class _Store:
         self.generation = 0
 
 
+def _function_key(fn: Any) -> Any:
+    """A hashable key equal for functions that compute the same thing.
+
+    Initializer factories (``lecun_normal()``, ``normal(0.02)``) return a new
+    closure on every call; two closures of the same code over equal values
+    behave identically, so they share a key. Anything else is keyed by identity.
+    """
+    if type(fn) is types.FunctionType:
+        cells = fn.__closure__
+        if cells:
+            return (
+                fn.__code__,
+                tuple(_function_key(cell.cell_contents) for cell in cells),
+                fn.__defaults__,
+                fn.__kwdefaults__ and tuple(fn.__kwdefaults__.items()),
+            )
+        return fn
+    if type(fn) is functools.partial:
+        return (
+            functools.partial,
+            _function_key(fn.func),
+            fn.args,
+            tuple(fn.keywords.items()),
+        )
+    return fn
+
+
 def _abstract_init_shapes(init_fn: Callable, args: tuple, kwargs: dict) -> Any:
     """The shapes ``init_fn(key, *args, **kwargs)`` would produce (memoised)."""
     try:
-        cache_key = (init_fn, args, tuple(kwargs.items()) if kwargs else ())
+        cache_key = (_function_key(init_fn), args, tuple(kwargs.items()) if kwargs else ())
         shapes = _SHAPE_CACHE.get(cache_key, _MISSING)
     except TypeError:  # unhashable arguments: compute every time
         cache_key = None
