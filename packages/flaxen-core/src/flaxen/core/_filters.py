@@ -74,7 +74,7 @@ def filter_to_set(filter_like: Filter) -> set[str]:
         return {filter_like}
     if isinstance(filter_like, Collection) and not isinstance(filter_like, (Mapping, DenyList)):
         return set(filter_like)
-    raise ValueError(f"{filter_like!r} does not match a finite set of names.")
+    raise InvalidFilterError(filter_like)
 
 
 def is_filter_empty(filter_like: Filter) -> bool:

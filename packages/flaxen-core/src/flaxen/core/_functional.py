@@ -10,6 +10,7 @@ from flaxen.configurations._flags import config as _config
 from flaxen.errors import (
     ApplyScopeInvalidVariablesStructureError,
     ApplyScopeInvalidVariablesTypeError,
+    InvalidRngError,
 )
 
 from ._filters import DenyList, Filter, check_filter, in_filter
@@ -18,10 +19,12 @@ from ._partial_eval import eval_known
 from ._rng import LazyRng, is_prng_key
 from ._scope import Scope, _copy_dicts, _Store
 
-_INVALID_RNGS = (
-    "First argument passed to an init function should be a ``jax.PRNGKey`` or a"
-    " dictionary mapping strings to ``jax.PRNGKey``."
-)
+_INVALID_RNGS = {
+    "init": "First argument passed to an init function should be a ``jax.PRNGKey`` or a"
+    " dictionary mapping strings to ``jax.PRNGKey``.",
+    "apply": "The ``rngs`` argument passed to an apply function should be a ``jax.PRNGKey``"
+    " or a dictionary mapping strings to ``jax.PRNGKey``.",
+}
 
 
 def _validate_variables(variables: Any) -> dict[str, Any]:
@@ -37,17 +40,19 @@ def _validate_variables(variables: Any) -> dict[str, Any]:
     return raw
 
 
-def _validate_rngs(rngs: Any) -> dict[str, Any]:
+def _validate_rngs(rngs: Any, caller: str) -> dict[str, Any]:
     if rngs is None:
         return {}
-    if not isinstance(rngs, Mapping):
-        if is_prng_key(rngs):
-            return {"params": rngs}
-        raise ValueError(_INVALID_RNGS)
-    for name, key in rngs.items():
-        if not isinstance(name, str) or not is_prng_key(key):
-            raise ValueError(_INVALID_RNGS)
-    return dict(rngs)
+    valid = (
+        all(isinstance(name, str) and is_prng_key(key) for name, key in rngs.items())
+        if isinstance(rngs, Mapping)
+        else caller != "bind" and is_prng_key(rngs)
+    )
+    if not valid:
+        if caller == "bind":
+            raise InvalidRngError("rngs should be a dictionary mapping strings to `jax.PRNGKey`.")
+        raise ValueError(_INVALID_RNGS[caller])
+    return dict(rngs) if isinstance(rngs, Mapping) else {"params": rngs}
 
 
 def make_root(
@@ -55,6 +60,7 @@ def make_root(
     rngs: Mapping[str, Any] | None,
     mutable: Filter,
     flags: Mapping[str, Any] | None = None,
+    caller: str = "apply",
 ) -> Scope:
     """A root scope over validated ``variables``; mutable collections are copied.
 
@@ -69,7 +75,7 @@ def make_root(
     }
     root = Scope._new_root(
         _Store(owned, mutable),
-        {k: LazyRng(v, ()) for k, v in _validate_rngs(rngs).items()},
+        {k: LazyRng(v, ()) for k, v in _validate_rngs(rngs, caller).items()},
         None,
         (),
         dict(flags) if flags else {},
@@ -157,8 +163,8 @@ def init(
     @functools.wraps(fn)
     def wrapper(rngs: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         if rngs is None:
-            raise ValueError(_INVALID_RNGS)
-        rngs = _validate_rngs(rngs)
+            raise ValueError(_INVALID_RNGS["init"])
+        rngs = _validate_rngs(rngs, "init")
         init_flags = {**(flags or {}), "initializing": True}
         return apply(fn, mutable=mutable, flags=init_flags)({}, *args, rngs=rngs, **kwargs)
 

@@ -61,6 +61,16 @@ def unknown_outputs(closed: Any, unknown_inputs: Sequence[bool]) -> list[bool]:
     return [not isinstance(v, jcore.Literal) and v in unknown for v in jaxpr.outvars]
 
 
+def _literal_value(value: Any) -> Any:
+    """A jaxpr literal as the Python or JAX value the traced function produced."""
+    for builtin in (bool, int, float, complex):
+        if isinstance(value, builtin):
+            return builtin(value)
+    if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+        return jax.numpy.asarray(np.asarray(value))
+    return value
+
+
 def evaluate_outputs(closed: Any, inputs: Sequence[Any], wanted: Sequence[int]) -> list[Any]:
     """Evaluates outputs ``wanted`` of ``closed``; unneeded inputs may be None."""
     jaxpr = closed.jaxpr
@@ -80,7 +90,7 @@ def evaluate_outputs(closed: Any, inputs: Sequence[Any], wanted: Sequence[int]) 
     env.update(zip(jaxpr.invars, inputs))
 
     def read(var: Any) -> Any:
-        return var.val if isinstance(var, jcore.Literal) else env[var]
+        return _literal_value(var.val) if isinstance(var, jcore.Literal) else env[var]
 
     for eqn, used in reversed(plan):
         sub = _sub_jaxpr(eqn)

@@ -456,9 +456,8 @@ class Scope:
         return found
 
     def is_collection_empty(self, col: str) -> bool:
-        """Whether this scope holds no variable in ``col``."""
-        found = self._collection(col)
-        return not found
+        """Whether collection ``col`` holds no variable at all (in this scope's root)."""
+        return not self._store.variables.get(col)
 
     def variables(self) -> dict[str, Any]:
         """A copy of this scope's variables, ``{collection: nested dict}``."""
