@@ -184,7 +184,7 @@ def bind(
     >>> scope.get_variable('params', 'w')
     1.0
     """
-    return make_root(variables, rngs, mutable, flags)
+    return make_root(variables, rngs, mutable, flags, caller="bind")
 
 
 def lazy_init(
