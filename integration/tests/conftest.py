@@ -57,7 +57,8 @@ class FreshEnv:
         )
         if check and result.returncode != 0:
             raise AssertionError(
-                f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+                f"exit {result.returncode}\n--- stdout\n{result.stdout}"
+                f"\n--- stderr\n{result.stderr}"
             )
         return result
 

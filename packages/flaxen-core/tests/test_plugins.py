@@ -108,7 +108,7 @@ def test_hook_that_raises_registers_nothing(plugin_dir):
 def test_strict_mode_raises_with_the_plugin_named(plugin_dir):
     broken = plugin_dir("p_strict", "raise ValueError('nope')\n")
     registry = plugins.Registry([broken], strict=True, disabled=())
-    with pytest.raises(PluginLoadError, match='"p_strict" from dist-p_strict 1.2.3') as info:
+    with pytest.raises(PluginLoadError, match=r'"p_strict" from dist-p_strict 1\.2\.3') as info:
         registry.names("linen_exports")
     assert isinstance(info.value, ImportError)
 
@@ -195,12 +195,12 @@ def test_registered_names_must_be_identifiers(plugin_dir):
             register("not a name", 1)
         """,
     )
-    with pytest.raises(PluginLoadError, match="must be identifiers"):
+    with pytest.raises(PluginLoadError, match=r"must be identifiers"):
         plugins.Registry([source], strict=True, disabled=()).names("linen_exports")
 
 
 def test_lazy_rejects_malformed_targets():
-    with pytest.raises(ValueError, match="package.module:attribute"):
+    with pytest.raises(ValueError, match=r"package\.module:attribute"):
         plugins.lazy(":attr")
 
 
