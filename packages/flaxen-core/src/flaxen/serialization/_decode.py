@@ -2,8 +2,8 @@
 
 A small msgpack decoder of its own, for two reasons: array data is not
 copied (each restored array is a read-only ``np.frombuffer`` view into the
-input bytes), and
-every way the input can be malformed is checked here and reported as
+input bytes, possibly misaligned for its dtype, which numpy and jax accept),
+and every way the input can be malformed is checked here and reported as
 :class:`~flaxen.errors.MsgpackRestoreError`. Nothing in the input is ever
 executed or used to pick a Python class: the only objects built are dicts,
 lists, str, bytes, numbers, booleans, ``None``, numpy arrays and scalars of
@@ -37,8 +37,8 @@ _I32 = struct.Struct(">i").unpack_from
 _I64 = struct.Struct(">q").unpack_from
 _F32 = struct.Struct(">f").unpack_from
 _F64 = struct.Struct(">d").unpack_from
-
 _U8 = struct.Struct(">B").unpack_from
+
 # Type byte -> (width, reader) of the fixed-size numbers.
 _NUMBERS = {
     0xCA: (4, _F32),
