@@ -6,8 +6,11 @@ plugins (flaxen-layers, flaxen-spmd, flaxen-tabulate, or third parties) and
 appear here on first use.
 """
 
+import os as _os
 from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
+
+from flaxen import traceback_util as _traceback_util
 
 from flaxen.core import DenyList as DenyList
 from flaxen.core import FrozenDict as FrozenDict
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
 __version__ = _version("flaxen-linen")
 
 _namespace.install_finder()
+_traceback_util.register_exclusion(_os.path.dirname(__file__))
 
 
 def __getattr__(name: str) -> Any:

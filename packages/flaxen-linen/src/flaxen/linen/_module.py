@@ -28,6 +28,8 @@ from flaxen.errors import (
     SetAttributeInModuleSetupError,
 )
 
+from flaxen.traceback_util import api_boundary
+
 from . import _apply, _naming
 from ._calls import module_state, unwrap, wrap_method
 from ._dataclass import init_field_names, make_dataclass, unspecified_parent
@@ -281,6 +283,7 @@ class Module:
         """An unbound copy of this (bound) module and its variables."""
         return _apply.unbind(self)
 
+    @api_boundary
     def init(
         self,
         rngs: Any,
@@ -301,6 +304,7 @@ class Module:
         )  # fmt: skip
         return variables
 
+    @api_boundary
     def init_with_output(
         self,
         rngs: Any,
@@ -317,6 +321,7 @@ class Module:
             fn, self, mutable=mutable, capture_intermediates=capture_intermediates
         )(rngs, *args, **kwargs)
 
+    @api_boundary
     def apply(
         self,
         variables: Mapping[str, Any],
@@ -338,6 +343,7 @@ class Module:
             variables, *args, rngs=rngs, **kwargs
         )
 
+    @api_boundary
     def lazy_init(
         self,
         rngs: Any,
