@@ -105,9 +105,11 @@ class Manifest:
     algorithm: str = DEFAULT_ALGORITHM
     block_size: int = BLOCK_SIZE
     files: dict[str, FileRecord] = dataclasses.field(default_factory=dict)
+    #: '/'-joined state-dict keys of the arrays that spanned several processes.
+    multiprocess_arrays: list[str] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> bytes:
-        data = {
+        data: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
             "backend": self.backend,
@@ -118,6 +120,8 @@ class Manifest:
                 for name, record in sorted(self.files.items())
             },
         }
+        if self.multiprocess_arrays:
+            data["multiprocess_arrays"] = list(self.multiprocess_arrays)
         return json.dumps(data, indent=1).encode()
 
     @classmethod
@@ -135,7 +139,8 @@ class Manifest:
                 str(name): FileRecord(int(r["size"]), [str(d) for d in r["digests"]])
                 for name, r in data["files"].items()
             }
-            return cls(str(data["backend"]), algorithm, int(data["block_size"]), files)
+            mpas = [str(k) for k in data.get("multiprocess_arrays", [])]
+            return cls(str(data["backend"]), algorithm, int(data["block_size"]), files, mpas)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise CorruptedCheckpointError(where, f"its manifest is unreadable ({error})") from None
 
@@ -223,21 +228,51 @@ def _as_views(data: Any) -> list[memoryview]:
         return [memoryview(part).cast("B") for part in data]
 
 
-def _digest_file(path: str, algorithm: str, block_size: int) -> FileRecord:
-    """Checksums of a file on disk, its blocks read and hashed in parallel."""
+_local = threading.local()
+
+
+def _block_buffer(size: int) -> memoryview:
+    """A reusable per-thread read buffer (fresh allocations page-fault on every block)."""
+    buf = getattr(_local, "buf", None)
+    if buf is None or len(buf) < size:
+        buf = _local.buf = bytearray(size)
+    return memoryview(buf)
+
+
+def _start_digest(path: str, algorithm: str, block_size: int) -> Callable[[], FileRecord]:
+    """Starts hashing a file's blocks on the pool (each read with pread); returns a waiter.
+
+    Blocks are submitted from the calling thread, never from a pool worker,
+    so the pool cannot deadlock on itself.
+    """
     digest = ALGORITHMS[algorithm]
     size = os.path.getsize(path)
     fd = os.open(path, os.O_RDONLY)
+
+    def block(offset: int) -> str:
+        view = _block_buffer(block_size)
+        n = os.preadv(fd, [view[:block_size]], offset)
+        return digest([view[:n]])
+
     try:
-
-        def block(offset: int) -> str:
-            return digest([memoryview(os.pread(fd, block_size, offset))])
-
-        offsets = range(0, size, block_size) if size else [0]
-        digests = list(pool().map(block, offsets))
-    finally:
+        futures = [pool().submit(block, offset) for offset in range(0, size, block_size) or [0]]
+    except BaseException:
         os.close(fd)
-    return FileRecord(size, digests)
+        raise
+
+    def wait() -> FileRecord:
+        try:
+            return FileRecord(size, [f.result() for f in futures])
+        finally:
+            concurrent.futures.wait(futures)
+            os.close(fd)
+
+    return wait
+
+
+def _digest_file(path: str, algorithm: str, block_size: int) -> FileRecord:
+    """Checksums of a file on disk, its blocks read and hashed in parallel."""
+    return _start_digest(path, algorithm, block_size)()
 
 
 def _digest_buffer(data: memoryview, algorithm: str, block_size: int, parallel: bool) -> list[str]:
@@ -297,6 +332,22 @@ class RestoreSession:
                 raise CorruptedCheckpointError(
                     path, f"it has {size} bytes, {record.size} were written"
                 )
+
+    def expects(self, path: str) -> bool:
+        """Whether ``path`` has checksums to verify."""
+        if self.manifest is None:
+            return False
+        return _relpath(self.root, path) in self.manifest.files
+
+    def verify_record(self, path: str, size: int, found: FileRecord) -> None:
+        """Compares checksums computed from the file with the manifest's."""
+        assert self.manifest is not None
+        rel = _relpath(self.root, path)
+        record = self.manifest.files[rel]
+        if size != record.size or found.size != record.size:
+            raise CorruptedCheckpointError(path, f"it has {size} bytes, {record.size} were written")
+        _compare(path, found.digests, record, self.manifest)
+        self.verified.add(rel)
 
     def verify_buffer(self, path: str, data: memoryview) -> None:
         if self.manifest is None:
@@ -441,9 +492,19 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
       Its content.
     """
     path = os.fspath(path)
+    session = _RESTORE.get()
+    check = session is not None and session.expects(path)
+    if check:
+        # The checksums are computed from the file's blocks (pread on the
+        # pool) while this thread reads the whole file: both come from the
+        # same page cache, and the hashing hides behind the read.
+        assert session is not None
+        m = session.manifest
+        assert m is not None
+        pending = _start_digest(path, m.algorithm, m.block_size)
     with open(path, "rb", buffering=0) as f:
         data = f.readall()
-    session = _RESTORE.get()
-    if session is not None:
-        session.verify_buffer(path, memoryview(data))
+    if check:
+        assert session is not None
+        session.verify_record(path, len(data), pending())
     return data

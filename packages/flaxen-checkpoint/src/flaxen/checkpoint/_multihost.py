@@ -54,6 +54,7 @@ def save(
     overwrite: bool,
     keep_every_n_steps: int | None,
     async_manager: Any,
+    multiprocess_arrays: list[str],
 ) -> str:
     primary = jax.process_index() == 0
     ok = True
@@ -70,6 +71,7 @@ def save(
     job = _save.SaveJob(
         ckpt_dir, path, step, state, backend, prefix, keep, overwrite, keep_every_n_steps,
         tmp=path if commits_itself else _naming.shared_tmp_path(path),
+        multiprocess_arrays=multiprocess_arrays,
     )  # fmt: skip
     if primary:
         os.makedirs(ckpt_dir, exist_ok=True)

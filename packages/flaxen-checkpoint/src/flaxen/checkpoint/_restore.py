@@ -7,7 +7,13 @@ import os
 import warnings
 from typing import Any
 
-from flaxen.errors import MsgpackRestoreError
+import jax
+
+from flaxen.errors import (
+    MPARestoreDataCorruptedError,
+    MPARestoreTargetRequiredError,
+    MsgpackRestoreError,
+)
 from flaxen.plugins import CheckpointBackend
 from flaxen.serialization import from_state_dict, to_state_dict
 
@@ -83,21 +89,61 @@ def is_checkpoint_dir(path: str) -> bool:
     return _backends.recognized(path) is not None
 
 
+#: Written by Orbax as the last file of a complete checkpoint.
+COMMIT_SUCCESS_FILE = "commit_success.txt"
+
+
+def _leaf_at(state: Any, key: str) -> Any:
+    node = state
+    for part in key.split("/"):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def check_multiprocess_arrays(
+    path: str, step: Any, manifest: Any, state_target: Any, allow_partial: bool
+) -> None:
+    """A checkpoint with multi-process arrays needs its commit marker and a sharded target."""
+    if manifest is None or not manifest.multiprocess_arrays:
+        return
+    if os.path.isdir(path) and not os.path.exists(os.path.join(path, COMMIT_SUCCESS_FILE)):
+        raise MPARestoreDataCorruptedError(step, path)
+    if allow_partial:
+        return
+    for key in manifest.multiprocess_arrays:
+        if not isinstance(_leaf_at(state_target, key), jax.Array):
+            raise MPARestoreTargetRequiredError(path, step, key)
+
+
 def restore_path(
     path: str,
     target: Any,
     backend: CheckpointBackend | None = None,
     parallel: bool = True,
     configure: Any = None,
+    step: Any = None,
+    allow_partial_mpa_restoration: bool = False,
 ) -> Any:
     """Restores the checkpoint at ``path`` (a file or a directory), verified."""
     manifest = _integrity.read_manifest(path)
     chosen = backend if backend is not None else _backends.detect(path, manifest)
     if configure is not None:
         chosen = configure(chosen)
+    state_target = None if target is None else to_state_dict(target)
+    check_multiprocess_arrays(
+        path,
+        os.path.basename(path) if step is None else step,
+        manifest,
+        state_target,
+        allow_partial_mpa_restoration,
+    )
     session = _integrity.RestoreSession(path, manifest, parallel)
     session.check_sizes()
-    state_target = None if target is None else to_state_dict(target)
     with _integrity.restoring(session):
         try:
             state = chosen.restore(path, state_target)
@@ -158,9 +204,12 @@ def restore_checkpoint(
       parallel: bool: whether to check (and read) checkpoint blocks in
         parallel, for speed.
       gda_manager: accepted for compatibility with Flax's signature; unused.
-      allow_partial_mpa_restoration: accepted for compatibility; multi-process
-        arrays are restored by the ``orbax`` backend into the shardings of
-        ``target``.
+      allow_partial_mpa_restoration: If true, the given target doesn't have to
+        contain all valid multiprocess arrays. As a result, the restored Pytree
+        may have some MPAs not restored correctly (as whole numpy arrays, or
+        with the shardings recorded in the checkpoint). Use this if you cannot
+        provide a fully valid target and don't need all the MPAs in the
+        checkpoint to be restored.
       orbax_checkpointer: the Orbax checkpointer that handles the underlying
         restore, if the given checkpoint is saved with Orbax.
       orbax_transforms: the Orbax transformations passed to the restore of an
@@ -180,6 +229,11 @@ def restore_checkpoint(
         (a ``ValueError``).
       CorruptedCheckpointError: the checkpoint is damaged (for ``step=None``:
         every checkpoint in the directory is).
+      MPARestoreTargetRequiredError: the checkpoint holds arrays that spanned
+        several processes and ``target`` has no array (whose sharding to
+        restore them with) at their place.
+      MPARestoreDataCorruptedError: such a checkpoint lacks the commit marker
+        written last by its save.
 
     Example:
 
@@ -192,7 +246,7 @@ def restore_checkpoint(
       >>> restore_checkpoint(ckpt_dir, None, step=1)['n']
       3
     """
-    del gda_manager, allow_partial_mpa_restoration
+    del gda_manager
     ckpt_dir = os.fspath(ckpt_dir)
     chosen = None if backend is None else _backends.resolve(backend)
     configure = None
@@ -205,7 +259,13 @@ def restore_checkpoint(
 
     def restore(path: str) -> Any:
         logger.info("Restoring checkpoint from %s", path)
-        return restore_path(path, target, chosen, parallel, configure)
+        name = os.path.basename(path)
+        suffix = _naming.step_suffix(name, prefix)
+        return restore_path(
+            path, target, chosen, parallel, configure,
+            step=name if suffix is None else suffix,
+            allow_partial_mpa_restoration=allow_partial_mpa_restoration,
+        )  # fmt: skip
 
     if step is not None:
         path = _naming.checkpoint_path(ckpt_dir, step, prefix)

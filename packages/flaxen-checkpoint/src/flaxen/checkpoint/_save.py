@@ -44,8 +44,22 @@ def _is_mpa(x: Any) -> bool:
     return isinstance(x, jax.Array) and not x.is_fully_addressable
 
 
-def _has_mpa(state: Any) -> bool:
-    return any(_is_mpa(x) for x in jax.tree_util.tree_leaves(state))
+def mpa_keys(state: Any) -> list[str]:
+    """'/'-joined keys of the multi-process arrays in a state dict."""
+    found = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}/{key}" if prefix else str(key))
+        elif isinstance(node, list | tuple):
+            for i, value in enumerate(node):
+                walk(value, f"{prefix}/{i}" if prefix else str(i))
+        elif _is_mpa(node):
+            found.append(prefix)
+
+    walk(state, "")
+    return found
 
 
 def _snapshot(state: Any) -> Any:
@@ -143,6 +157,7 @@ class SaveJob:
         overwrite: bool,
         keep_every_n_steps: int | None,
         tmp: str | None = None,
+        multiprocess_arrays: list[str] | None = None,
     ) -> None:
         self.ckpt_dir = ckpt_dir
         self.path = path
@@ -156,6 +171,7 @@ class SaveJob:
         self.tmp = tmp or _naming.tmp_path(path)
         self.single_file = bool(getattr(backend, "single_file", False))
         self.session = _integrity.SaveSession(self.tmp, _backends.describe(backend))
+        self.session.manifest.multiprocess_arrays = list(multiprocess_arrays or ())
 
     def prepare(self) -> None:
         os.makedirs(self.ckpt_dir, exist_ok=True)
@@ -249,14 +265,15 @@ def _save(
     if async_manager is not None:
         async_manager.wait_previous_save()
     state = to_state_dict(target)
-    has_mpa = _has_mpa(state)
+    mpas = mpa_keys(state)
+    has_mpa = bool(mpas)
     handles_mpa = bool(getattr(chosen, "supports_multiprocess_arrays", False))
     if has_mpa and not handles_mpa:
         raise MPACheckpointingRequiredError(path, step)
     if jax.process_count() > 1 and (multiprocess or handles_mpa):
         return _multihost.save(
             ckpt_dir, path, step, state, chosen, prefix, keep, overwrite,
-            keep_every_n_steps, async_manager,
+            keep_every_n_steps, async_manager, mpas,
         )  # fmt: skip
     if getattr(chosen, "commits_itself", False):
         return _save_committing_itself(
