@@ -149,11 +149,6 @@ def test_invalid_filter_inside_deny_list():
         in_filter(DenyList(3), "params")
 
 
-@pytest.mark.xfail(
-    reason="core bug: union_filters on a non-filter raises ValueError from filter_to_set "
-    "instead of InvalidFilterError (flax raises InvalidFilterError)",
-    strict=True,
-)
 def test_filter_algebra_rejects_invalid_filters():
     with pytest.raises(InvalidFilterError):
         union_filters(3, "a")

@@ -192,25 +192,23 @@ def test_invalid_apply_rngs(rngs):
         apply(lambda scope: None)({}, rngs=rngs)
 
 
-@pytest.mark.xfail(
-    reason="core bug: apply reuses the init message ('First argument passed to an init "
-    "function'); flax says 'The ``rngs`` argument passed to an apply function ...'",
-    strict=True,
-)
 def test_invalid_apply_rngs_message_names_apply():
     with pytest.raises(ValueError) as info:
         apply(lambda scope: None)({}, rngs=3)
-    assert str(info.value).startswith("The ``rngs`` argument passed to an apply function")
+    assert str(info.value) == (
+        "The ``rngs`` argument passed to an apply function should be a ``jax.PRNGKey``"
+        " or a dictionary mapping strings to ``jax.PRNGKey``."
+    )
 
 
-@pytest.mark.xfail(
-    reason="core bug: bind with invalid rngs raises a plain ValueError; flax raises "
-    "InvalidRngError('rngs should be a dictionary mapping strings to `jax.PRNGKey`.')",
-    strict=True,
-)
-def test_invalid_bind_rngs():
-    with pytest.raises(InvalidRngError):
-        bind({}, rngs=3)
+@pytest.mark.parametrize("rngs", [3, {"params": 3}, KEY])
+def test_invalid_bind_rngs(rngs):
+    # bind takes a dict only: even a single key is rejected.
+    with pytest.raises(InvalidRngError) as info:
+        bind({}, rngs=rngs)
+    assert str(info.value).startswith(
+        "rngs should be a dictionary mapping strings to `jax.PRNGKey`."
+    )
 
 
 def test_init_without_params_stream():
@@ -347,12 +345,6 @@ def test_lazy_init_respects_mutable():
     assert set(variables) == {"stats", "cache"}
 
 
-@pytest.mark.xfail(
-    reason="core bug: _partial_eval.evaluate_outputs returns jaxpr Literal values as JAX's "
-    "internal TypedInt/TypedFloat/TypedNdArray; flax's lazy_init gives back 1, 2.5 and an "
-    "Array for constant variables",
-    strict=True,
-)
 def test_lazy_init_keeps_constant_values():
     def model(scope, x):
         scope.variable("s", "n", lambda: 1)

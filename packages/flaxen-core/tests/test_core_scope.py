@@ -413,12 +413,6 @@ def test_param_not_found_in_a_child_scope():
     assert info.value.scope_path == "/c"
 
 
-@pytest.mark.xfail(
-    reason="core bug: Scope.is_collection_empty looks at the scope's own sub-dict; flax "
-    "checks the whole (root) collection, so a param missing in a child whose sibling has "
-    "params is ScopeParamNotFoundError, not ScopeCollectionNotFound",
-    strict=True,
-)
 def test_param_missing_in_a_child_is_not_found_when_the_collection_is_not_empty():
     def model(scope):
         return scope.push("a").push("b").param("w", zeros, ())
@@ -428,11 +422,6 @@ def test_param_missing_in_a_child_is_not_found_when_the_collection_is_not_empty(
     assert info.value.scope_path == "/a/b"
 
 
-@pytest.mark.xfail(
-    reason="core bug: Scope.is_collection_empty is per scope, flax checks the root "
-    "collection (same cause as the param case)",
-    strict=True,
-)
 def test_is_collection_empty_is_about_the_whole_collection():
     root = bind({"stats": {"x": {"n": 1}}})
     assert not root.push("c").is_collection_empty("stats")
