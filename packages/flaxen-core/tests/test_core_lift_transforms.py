@@ -10,7 +10,7 @@ import pytest
 
 from flaxen.core import apply, init, lift
 from flaxen.core.lift._control import BranchStructureError
-from flaxen.errors import ModifyScopeVariableError, ScopeCollectionNotFound
+from flaxen.errors import InvalidRngError, ModifyScopeVariableError, ScopeCollectionNotFound
 
 KEY = jax.random.key(0)
 RTOL = 1e-5
@@ -643,3 +643,52 @@ def test_named_call():
     )
     jaxpr = jax.make_jaxpr(lambda x: apply(named)(variables, x))(x)
     assert any("block" in str(eqn.source_info.name_stack) for eqn in jaxpr.eqns)
+
+
+# -- several scopes lifted together ---------------------------------------------------------
+
+
+def two_scopes(scopes, x):
+    parent, child = scopes
+    w = parent.param("w", lambda key: jnp.full((), 3.0))
+    v = child.param("v", lambda key: jnp.full((), 5.0))
+    child.variable("stats", "n", lambda: 0.0).value += 1.0
+    parent.variable("stats", "m", lambda: 0.0).value += 2.0
+    return w * x + v
+
+
+@pytest.mark.parametrize("transform", [lift.jit, lift.checkpoint])
+@pytest.mark.parametrize(
+    ("pick", "params"),
+    [
+        # A child lifted with its parent is rebuilt from the parent, not lifted twice.
+        (lambda s: (s, s.push("c")), {"w": 3.0, "c": {"v": 5.0}}),
+        (lambda s: (s.push("a"), s.push("b")), {"a": {"w": 3.0}, "b": {"v": 5.0}}),
+        (
+            lambda s: (s.push("a"), s.push("a", reuse=True).push("d").push("e")),
+            {"a": {"w": 3.0, "d": {"e": {"v": 5.0}}}},
+        ),
+    ],
+)
+def test_lifting_a_tree_of_scopes(transform, pick, params):
+    lifted = transform(two_scopes)
+
+    def model(scope, x):
+        return lifted(pick(scope), x)
+
+    y, variables = init(model)(KEY, 2.0)
+    assert y == 11.0
+    assert jax.tree_util.tree_map(float, variables["params"]) == params
+    stats = jax.tree_util.tree_map(float, variables["stats"])
+    assert sorted(jax.tree_util.tree_leaves(stats)) == [1.0, 2.0]
+    out, updated = apply(model, mutable="stats")(variables, 1.0)
+    assert out == 8.0
+    assert sorted(jax.tree_util.tree_leaves(updated["stats"])) == [2.0, 4.0]
+
+
+def test_streams_not_lifted_are_not_available_inside():
+    def model(scope):
+        return lift.jit(lambda s: s.make_rng("dropout"), rngs=False)(scope)
+
+    with pytest.raises(InvalidRngError, match='needs PRNG for "dropout"'):
+        init(model)({"params": KEY, "dropout": jax.random.key(1)})

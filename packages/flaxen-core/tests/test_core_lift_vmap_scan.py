@@ -297,7 +297,8 @@ def test_scan_with_broadcast_params_reuses_them_every_step():
     np.testing.assert_allclose(c2, want_c, rtol=RTOL, atol=1e-6)
 
 
-def test_scan_reverse_in_axes_broadcast_and_out_axes():
+@pytest.mark.parametrize("unroll", [1, 3])
+def test_scan_reverse_in_axes_broadcast_and_out_axes(unroll):
     def body(scope, c, x, b):
         w = scope.param("w", lambda key: jnp.ones(()))
         c = c * w + x + b
@@ -310,6 +311,7 @@ def test_scan_reverse_in_axes_broadcast_and_out_axes():
         in_axes=(1, broadcast),
         out_axes=1,
         reverse=True,
+        unroll=unroll,
     )
     xs = jnp.arange(8.0).reshape((2, 4))
     b = jnp.array([10.0, 20.0])
