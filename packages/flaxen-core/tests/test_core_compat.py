@@ -321,6 +321,81 @@ def separator_flag(core):
         config.update(name, False)
 
 
+@scenario
+def lifted_scope_trees(core):
+    def two_scopes(scopes, x):
+        parent, child = scopes
+        w = parent.param("w", lambda key: jnp.full((), 3.0))
+        v = child.param("v", lambda key: jnp.full((), 5.0))
+        child.variable("stats", "n", lambda: 0.0).value += 1.0
+        parent.variable("stats", "m", lambda: 0.0).value += 2.0
+        return w * x + v
+
+    def model(scope, x):
+        a = core.lift.jit(two_scopes)((scope, scope.push("c")), x)
+        b = core.lift.checkpoint(two_scopes)((scope.push("s"), scope.push("t")), x)
+        return a + b
+
+    out, variables = core.init(model)(KEY, 2.0)
+    return out, variables, core.apply(model, mutable="stats")(variables, 1.0)
+
+
+@scenario
+def vmap_in_out_axes(core):
+    def model(scope, x):
+        p = scope.param("p", jax.nn.initializers.normal(), ())
+        n = scope.variable("stats", "n", lambda: jnp.zeros(()))
+        n.value = x * p
+        return x * p
+
+    vmapped = core.lift.vmap(
+        model,
+        variable_axes={"params": core.lift.In(0), "stats": core.lift.Out(0)},
+        split_rngs={"params": True},
+    )
+    params = {"p": jnp.array([1.0, 2.0, 3.0])}
+    return core.apply(vmapped, mutable=True)({"params": params}, jnp.ones(3))
+
+
+@scenario
+def partitioned_boxes_through_vmap_and_scan(core):
+    def kernel_init(key, shape):
+        return core.meta.Partitioned(lecun(key, shape), ("in", "out"))
+
+    def body(scope, c, x):
+        k = scope.param("k", kernel_init, (3, 3))
+        return jnp.tanh(c @ k + x), None
+
+    scanned = core.lift.scan(
+        body,
+        variable_axes={"params": 0},
+        split_rngs={"params": True},
+        metadata_params={"partition_name": "layers"},
+    )
+    vmapped = core.lift.vmap(
+        scanned,
+        variable_axes={"params": 1},
+        split_rngs={"params": True},
+        in_axes=(0, None),
+        metadata_params={"partition_name": "batch"},
+    )
+    carry, xs = jnp.ones((2, 1, 3)), jnp.ones((4, 1, 3))
+    (out, _), variables = core.init(vmapped)(KEY, carry, xs)
+    box = variables["params"]["k"]
+    return out, box.value, box.names, core.apply(vmapped)(variables, carry, xs)[0]
+
+
+@scenario
+def lazy_init_constants_and_params(core):
+    def model(scope, x):
+        scope.variable("s", "n", lambda: 1)
+        scope.variable("s", "f", lambda: 2.5)
+        scope.variable("s", "a", lambda: jnp.float32(3))
+        return scope.child(dense, "Dense_0")(x)
+
+    return core.lazy_init(model)(KEY, jax.ShapeDtypeStruct((2, 4), jnp.float32))
+
+
 def _leaves(tree):
     def normalize(x):
         if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
