@@ -79,7 +79,12 @@ _ML_DTYPES = {
     if t is not None
 }
 _NUMPY_KINDS = frozenset("biufcmM")
-_DTYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}(\[[0-9]{0,6}[a-zA-Z]{1,3}\])?")
+# The names numpy gives the dtypes above (``dtype.name``); anything else is
+# refused before numpy parses it (its parser knows many more spellings).
+_DTYPE_NAME = re.compile(
+    r"bool|u?int(8|16|32|64)|float(16|32|64|80|96|128)|complex(64|128|160|192|256)"
+    r"|(datetime|timedelta)64(\[[0-9]{0,6}(Y|M|W|D|h|m|s|ms|us|ns|ps|fs|as)\])?"
+)
 _DTYPE_CACHE: dict[str, np.dtype[Any]] = dict(_ML_DTYPES)
 
 
@@ -100,13 +105,28 @@ def dtype_from_name(name: Any, pos: int) -> np.dtype[Any]:
 
     Restoring must never build object arrays (their elements would be
     arbitrary Python objects) nor structured or string dtypes, so the name
-    has to be a short identifier numpy resolves to a boolean, integer,
-    floating, complex, datetime or ml_dtypes type, in native byte order.
-    ``pos`` is where the name is in the input, for the error message.
+    has to be the ``dtype.name`` of a boolean, integer, floating, complex,
+    datetime or ml_dtypes type; it means native byte order. ``pos`` is where
+    the name is in the input, for the error message.
     """
     dtype = _DTYPE_CACHE.get(name) if isinstance(name, str) else None
     if dtype is not None:
         return dtype
+    if not isinstance(name, str):
+        raise MsgpackRestoreError(f"the dtype name {name!r} is not a string (at byte {pos})")
+    try:
+        if not _DTYPE_NAME.fullmatch(name):
+            raise TypeError(name)
+        dtype = np.dtype(name)
+        if not _is_supported(dtype) or dtype.name != name:
+            raise TypeError(name)
+    except TypeError:
+        raise MsgpackRestoreError(
+            f"unsupported dtype {name!r}: a checkpoint holds only boolean, integer,"
+            f" floating, complex, datetime and ml_dtypes arrays (at byte {pos})"
+        ) from None
+    _DTYPE_CACHE[name] = dtype
+    return dtype
     if not isinstance(name, str) or not _DTYPE_NAME.fullmatch(name):
         raise MsgpackRestoreError(f"invalid dtype name {name!r} (at byte {pos})")
     try:
