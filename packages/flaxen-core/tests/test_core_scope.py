@@ -572,3 +572,57 @@ def test_variables_and_mutable_variables_are_copies():
     assert scope.get_variable("s", "a") == {"b": 1}
     assert scope.push("a").variables() == {"s": {"b": 1}}
     assert scope.push("zz").variables() == {}
+
+
+def test_param_shape_check_follows_closure_values():
+    def model(scope, n):
+        return scope.param("w", lambda key: jnp.zeros(n))
+
+    variables = {"params": {"w": jnp.zeros(2)}}
+    apply(model)(variables, 2)
+    with pytest.raises(ScopeParamShapeError):
+        apply(model)(variables, 3)
+
+
+@pytest.mark.xfail(
+    reason="core bug: _scope._function_key (shape memo, commit 5f57998) keys closures by "
+    "their cell contents, so a closure over an identity-hashed mutable object whose state "
+    "changed reuses the stale shape; flax re-checks every time",
+    strict=True,
+)
+def test_param_shape_check_is_not_stale_for_mutable_closure_state():
+    class Config:
+        features = 2
+
+    config = Config()
+
+    def model(scope):
+        return scope.param("w", lambda key: jnp.zeros(config.features))
+
+    variables = {"params": {"w": jnp.zeros(2)}}
+    apply(model)(variables)
+    config.features = 3
+    with pytest.raises(ScopeParamShapeError):
+        apply(model)(variables)
+
+
+@pytest.mark.xfail(
+    reason="core bug: _scope._function_key reads cell.cell_contents, which raises "
+    "ValueError('Cell is empty') for a closure over a variable assigned later; only "
+    "TypeError is caught in _abstract_init_shapes (flax applies this model fine)",
+    strict=True,
+)
+def test_param_with_an_initializer_closing_over_an_unassigned_variable():
+    def model(scope):
+        def init_fn(key):
+            if False:
+                return later
+            return jnp.zeros(2)
+
+        w = scope.param("w", init_fn)
+        if False:
+            later = 1
+        return w
+
+    _, variables = init(model)(KEY)
+    np.testing.assert_array_equal(apply(model)(variables), jnp.zeros(2))
