@@ -208,6 +208,39 @@ def integration(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "integration/tests", *session.posargs, env=env)
 
 
+# -- benchmarks ---------------------------------------------------------------------
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """flaxen vs Flax side by side; flax is installed in this environment only.
+
+    Writes benchmarks/results/results.{json,md} (and checkpoint.{json,md}).
+    Pass ``-- --quick`` for fewer repetitions.
+    """
+    names = library_packages()
+    session.install(
+        *[str(packages()[n]["_dir"]) for n in names],
+        str(packages()["flaxen-checkpoint"]["_dir"]) + "[orbax]",
+        "flax",
+        "optax",
+    )
+    minimal = BUILD_DIR / "bench-minimal"
+    shutil.rmtree(minimal, ignore_errors=True)
+    python = str(pathlib.Path(session.virtualenv.location) / "bin" / "python")
+    session.run("uv", "venv", "-q", "-p", python, str(minimal), external=True)
+    session.run(
+        "uv", "pip", "install", "-q", "-p", str(minimal / "bin" / "python"),
+        *[str(packages()[n]["_dir"]) for n in ("flaxen-core", "flaxen-linen", "flaxen-layers")],
+        external=True,
+    )  # fmt: skip
+    out = ROOT / "benchmarks" / "results"
+    env = {"FLAXEN_BENCH_MINIMAL_PYTHON": str(minimal / "bin" / "python"), "JAX_PLATFORMS": "cpu"}
+    session.run("python", "benchmarks/run.py", "--out", str(out), *session.posargs, env=env)
+    if (ROOT / "benchmarks" / "checkpoint_bench.py").exists():
+        session.run("python", "benchmarks/checkpoint_bench.py", "--out", str(out), env=env)
+
+
 # -- later issues fill these -------------------------------------------------------
 
 
