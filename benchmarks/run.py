@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-import models as bench_models  # noqa: E402
+import models as bench_models
 
 KEY = jax.random.key(0)
 
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     for metric in args.only:
         try:
             getattr(bench, metric)()
-        except Exception as error:  # noqa: BLE001 - report and continue with the rest
+        except Exception as error:
             bench.notes.append(f"{metric} failed: {type(error).__name__}: {error}")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
