@@ -388,6 +388,18 @@ def test_while_loop_broadcast_variables_are_immutable():
         init(model)(KEY)
 
 
+def test_while_loop_cannot_create_carried_variables():
+    def model(scope):
+        def body_fn(s, n):
+            s.variable("state", "x", lambda: 1)
+            return n + 1
+
+        return lift.while_loop(lambda s, n: n < 3, body_fn, scope, 0, carry_variables="state")
+
+    with pytest.raises(TypeError, match="carry input and carry output must have the same"):
+        init(model)(KEY)
+
+
 @pytest.mark.parametrize("split", [True, False])
 def test_while_loop_rng_splitting(split):
     def model(scope):
