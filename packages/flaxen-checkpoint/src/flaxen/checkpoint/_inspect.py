@@ -143,7 +143,7 @@ def render(report: dict[str, Any], file: TextIO) -> None:
         [
             [
                 r["name"],
-                "-" if r["shape"] is None else "(" + ", ".join(map(str, r["shape"])) + ")",
+                "-" if r["shape"] is None else str(tuple(r["shape"])),
                 r["dtype"],
                 human_size(r["bytes"]),
             ]
