@@ -18,6 +18,11 @@ def _abstract_input(spec: Any) -> jax.ShapeDtypeStruct:
     # being a sequence itself: ``(2, 3)`` is a shape, ``((2, 3), jnp.int8)`` a pair.
     if isinstance(spec, jax.ShapeDtypeStruct):
         return spec
+    if not isinstance(spec, Iterable):
+        raise TypeError(
+            f"An input_spec entry is not iterable: {spec!r}. Give each input as a shape, e.g."
+            " (3,), or a (shape, dtype) pair, e.g. ((3,), jnp.int32)."
+        )
     if len(spec) == 2 and isinstance(spec[0], Iterable):
         shape, dtype = spec
     else:
