@@ -39,11 +39,23 @@ def orbax_available() -> bool:
         return False
 
 
+def _host_local(x: Any) -> bool:
+    import jax
+
+    return isinstance(x, jax.Array) and x.is_fully_addressable
+
+
+def _multi_process() -> bool:
+    import jax
+
+    return jax.process_count() > 1
+
+
 def _leaf_restore_args(ocp: Any, x: Any) -> Any:
     import jax
     import numpy as np
 
-    if isinstance(x, jax.Array):
+    if isinstance(x, jax.Array) and not (_multi_process() and x.is_fully_addressable):
         return ocp.ArrayRestoreArgs(restore_type=jax.Array, sharding=x.sharding, dtype=x.dtype)
     if isinstance(x, np.ndarray | np.generic):
         return ocp.RestoreArgs(restore_type=np.ndarray, dtype=np.asarray(x).dtype)
@@ -111,7 +123,13 @@ class OrbaxBackend:
     def save(self, path: str | os.PathLike[str], state: Any) -> None:
         ocp = import_orbax()
         import jax
+        import numpy as np
 
+        if _multi_process():
+            # Orbax refuses arrays local to one process in a multi-process
+            # save (a step counter, an optimizer's count): every process holds
+            # the same value, so they are written as numpy arrays.
+            state = jax.tree_util.tree_map(lambda x: np.asarray(x) if _host_local(x) else x, state)
         save_args = jax.tree_util.tree_map(lambda _: ocp.SaveArgs(), state)
         self._checkpointer().save(
             os.path.abspath(path), args=ocp.args.PyTreeSave(state, save_args=save_args), force=True
@@ -142,7 +160,16 @@ class OrbaxBackend:
             warnings.filterwarnings(
                 "ignore", message="Sharding info not provided", category=UserWarning
             )
-            return self._checkpointer().restore(path, args=args)
+            restored = self._checkpointer().restore(path, args=args)
+        if target is not None and _multi_process():
+            # Process-local arrays were restored as numpy (see save): put them
+            # back where the target has them.
+            restored = jax.tree_util.tree_map(
+                lambda t, r: jax.device_put(r, t.sharding) if _host_local(t) else r,
+                target,
+                restored,
+            )
+        return restored
 
     def recognizes(self, path: str | os.PathLike[str]) -> bool:
         if not os.path.isdir(path):
