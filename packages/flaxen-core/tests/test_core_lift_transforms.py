@@ -138,13 +138,6 @@ def test_jit_reroots_the_streams():
     )
 
 
-@pytest.mark.xfail(
-    reason="core bug: lift.jit shares the outer RNG counters with the inner scope, but "
-    "the draws only advance them while tracing; on a cached call (same structure) they "
-    "do not, so the outer scope's later keys differ between the first and later calls "
-    "(flax's are the same on every call)",
-    strict=True,
-)
 def test_jit_counter_effects_are_the_same_on_cached_calls():
     jitted = lift.jit(lambda scope, x: (scope.make_rng("params"), scope.make_rng("params"))[1])
 
@@ -599,12 +592,6 @@ def test_map_variables_init_creates_then_maps():
     np.testing.assert_allclose(out, plain_mlp(double(doubled), x), rtol=RTOL, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    reason="core bug: with init=True, map_variables does not apply map_out_fn to the "
-    "variables created by the first (unmapped) run before mapping them in; flax does "
-    "(flax: y=202, stored=302 here; flaxen: y=2, stored=102)",
-    strict=True,
-)
 def test_map_variables_init_maps_the_created_variables_out_first():
     def fn(scope):
         return scope.param("w", lambda key: jnp.ones(2))

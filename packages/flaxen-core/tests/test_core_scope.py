@@ -584,12 +584,6 @@ def test_param_shape_check_follows_closure_values():
         apply(model)(variables, 3)
 
 
-@pytest.mark.xfail(
-    reason="core bug: _scope._function_key (shape memo, commit 5f57998) keys closures by "
-    "their cell contents, so a closure over an identity-hashed mutable object whose state "
-    "changed reuses the stale shape; flax re-checks every time",
-    strict=True,
-)
 def test_param_shape_check_is_not_stale_for_mutable_closure_state():
     class Config:
         features = 2
@@ -606,12 +600,6 @@ def test_param_shape_check_is_not_stale_for_mutable_closure_state():
         apply(model)(variables)
 
 
-@pytest.mark.xfail(
-    reason="core bug: _scope._function_key reads cell.cell_contents, which raises "
-    "ValueError('Cell is empty') for a closure over a variable assigned later; only "
-    "TypeError is caught in _abstract_init_shapes (flax applies this model fine)",
-    strict=True,
-)
 def test_param_with_an_initializer_closing_over_an_unassigned_variable():
     def model(scope):
         def init_fn(key):

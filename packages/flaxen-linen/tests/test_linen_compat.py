@@ -344,6 +344,34 @@ def bind_unbind_clone_paths(nn):
     return z, bound.decoder(z), encoder_vars, encoder.apply(encoder_vars, x), sorted(paths.items())
 
 
+@scenario
+def counters_persist_at_depth_and_across_jit_calls(nn):
+    class Noise(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return self.make_rng("noise")
+
+    class Mid(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return Noise()(x)
+
+    class Outer(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return Mid()(x)
+
+    class Top(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            outer = Outer()
+            jitted = nn.jit(Noise)()
+            return outer(x), outer(x), jitted(x), jitted(x)
+
+    rngs = {"noise": jax.random.key(5)}
+    return Top().apply({}, 1.0, rngs=rngs), Top().apply({}, 1.0, rngs=rngs)
+
+
 def _normalize(tree):
     def leaf(x):
         if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 import jax
+import numpy as np
 
 from flaxen.configurations._flags import config as _config
 from flaxen.errors import (
@@ -66,39 +67,67 @@ class _Store:
         self.generation = 0
 
 
+class _Uncacheable(Exception):
+    """Raised while building a cache key for something that is not a plain value."""
+
+
+_VALUE_TYPES = (int, float, complex, str, bytes, bool, type(None), type, np.dtype)
+
+
+def _value_key(value: Any) -> Any:
+    """``value`` itself if it is an immutable plain value (or a tuple of them)."""
+    if isinstance(value, _VALUE_TYPES):
+        return value
+    if type(value) is tuple:
+        return tuple(_value_key(v) for v in value)
+    if type(value) in (types.FunctionType, functools.partial):
+        return _function_key(value)
+    raise _Uncacheable
+
+
 def _function_key(fn: Any) -> Any:
     """A hashable key equal for functions that compute the same thing.
 
     Initializer factories (``lecun_normal()``, ``normal(0.02)``) return a new
-    closure on every call; two closures of the same code over equal values
-    behave identically, so they share a key. Anything else is keyed by identity.
+    closure on every call; two closures of the same code over equal plain
+    values behave identically, so they share a key. A closure over anything
+    mutable, or a callable object, is not cached at all: its output shape
+    could change between calls.
     """
     if type(fn) is types.FunctionType:
         cells = fn.__closure__
-        if cells:
-            return (
-                fn.__code__,
-                tuple(_function_key(cell.cell_contents) for cell in cells),
-                fn.__defaults__,
-                fn.__kwdefaults__ and tuple(fn.__kwdefaults__.items()),
-            )
-        return fn
+        if not cells:
+            return fn
+        try:
+            contents = tuple(_value_key(cell.cell_contents) for cell in cells)
+        except ValueError:  # an empty cell: the closure is not finished yet
+            raise _Uncacheable from None
+        return (
+            fn.__code__,
+            contents,
+            _value_key(fn.__defaults__),
+            _value_key(tuple(fn.__kwdefaults__.items())) if fn.__kwdefaults__ else None,
+        )
     if type(fn) is functools.partial:
         return (
             functools.partial,
             _function_key(fn.func),
-            fn.args,
-            tuple(fn.keywords.items()),
+            _value_key(fn.args),
+            _value_key(tuple(fn.keywords.items())),
         )
-    return fn
+    raise _Uncacheable
 
 
 def _abstract_init_shapes(init_fn: Callable, args: tuple, kwargs: dict) -> Any:
     """The shapes ``init_fn(key, *args, **kwargs)`` would produce (memoised)."""
     try:
-        cache_key = (_function_key(init_fn), args, tuple(kwargs.items()) if kwargs else ())
+        cache_key = (
+            _function_key(init_fn),
+            _value_key(args),
+            _value_key(tuple(kwargs.items())) if kwargs else (),
+        )
         shapes = _SHAPE_CACHE.get(cache_key, _MISSING)
-    except TypeError:  # unhashable arguments: compute every time
+    except (_Uncacheable, TypeError):  # not plain values: compute every time
         cache_key = None
         shapes = _MISSING
     if shapes is _MISSING:
@@ -218,7 +247,9 @@ class Scope:
             k: v if isinstance(v, LazyRng) else LazyRng(v, ()) for k, v in (rngs or {}).items()
         }
         self.rng_counters: dict[str, int] = {}
-        self._child_counters: dict[str, dict[str, int]] = {}
+        # Child name -> (its counters, its children's entries): counters persist at
+        # every depth, so a subtree pushed again keeps counting where it was.
+        self._child_counters: dict[str, tuple[dict[str, int], dict[str, Any]]] = {}
         self.reservations: dict[str, set[str | None]] = {}
         self._cols: dict[str, Any] = {}
         self._cols_generation = 0
@@ -255,11 +286,10 @@ class Scope:
         child.name = name
         child.path = (*self.path, name)
         child.rngs = {k: LazyRng(r.rng, (*r.suffix, name)) for k, r in self.rngs.items()}
-        counters = self._child_counters.get(name)
-        if counters is None:
-            counters = self._child_counters[name] = {}
-        child.rng_counters = counters
-        child._child_counters = {}
+        entry = self._child_counters.get(name)
+        if entry is None:
+            entry = self._child_counters[name] = ({}, {})
+        child.rng_counters, child._child_counters = entry
         child.reservations = {}
         child._cols = {}
         child._cols_generation = self._store.generation

@@ -10,11 +10,19 @@ import jax
 
 from flaxen.core._filters import Filter
 
-from ._pack import pack
+from ._pack import _is_scope, add_counter_delta, copy_counters, counter_delta, pack
 
 
 def _as_tuple(x: int | Iterable[int]) -> tuple[int, ...]:
     return (x,) if isinstance(x, int) else tuple(x)
+
+
+def _frozen_counters(entry: Any) -> Any:
+    counters, children = entry
+    return (
+        tuple(sorted(counters.items())),
+        tuple(sorted((name, _frozen_counters(child)) for name, child in children.items())),
+    )
 
 
 class _TraceKey:
@@ -76,6 +84,11 @@ def jit(
     if backend is not None:
         jit_kwargs["backend"] = backend
 
+    # Draws inside the jitted function move the RNG counters only while it is
+    # traced; the effect of each trace is recorded here and replayed on every
+    # call, so a cached call advances the counters exactly as the first did.
+    counter_effects: dict[Any, list[Any]] = {}
+
     @functools.partial(
         jax.jit,
         static_argnums=(0, *(i + 3 for i in static_argnums)),
@@ -85,12 +98,26 @@ def jit(
     )
     def jitted(trace_key: _TraceKey, variable_groups, rng_groups, *args, **kwargs):
         scope = trace_key.scope_fn(variable_groups, rng_groups)
+        roots = [s.root for s in jax.tree_util.tree_leaves(scope, is_leaf=_is_scope)]
+        before = [copy_counters((r.rng_counters, r._child_counters)) for r in roots]
         y = fn(scope, *args, **kwargs)
+        counter_effects[trace_key.key] = [
+            counter_delta(b, (r.rng_counters, r._child_counters)) for b, r in zip(before, roots)
+        ]
         return y, trace_key.repack_fn(scope)
 
     def inner(scope_fn, repack_fn, variable_groups, rng_groups, *args, **kwargs):
-        key = _TraceKey(scope_fn.structure_key, scope_fn, repack_fn)
-        return jitted(key, variable_groups, rng_groups, *args, **kwargs)
+        # The counters are baked into the traced program (as fold_in constants),
+        # so they are part of what a trace is reused for.
+        counters = tuple(
+            _frozen_counters((root.rng_counters, root._child_counters))
+            for root in scope_fn.outer_roots
+        )
+        key = _TraceKey((scope_fn.structure_key, counters), scope_fn, repack_fn)
+        result = jitted(key, variable_groups, rng_groups, *args, **kwargs)
+        for root, effect in zip(scope_fn.outer_roots, counter_effects.get(key.key, ())):
+            add_counter_delta((root.rng_counters, root._child_counters), effect)
+        return result
 
     return pack(
         inner,
@@ -100,6 +127,7 @@ def jit(
         name="jit",
         enable_kwargs=True,
         fold_rngs=True,
+        share_counters=False,
     )
 
 

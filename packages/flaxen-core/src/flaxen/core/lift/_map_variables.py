@@ -66,6 +66,7 @@ def map_variables(
             if any(not is_filter_empty(root._store.mutable) for root in roots):
                 fn(scopes, *args, **kwargs)
                 target, _ = repack_fn(scopes)
+                target = tuple(map_out_fn(collections) for collections in target)
         target = tuple(map_in_fn(collections) for collections in target)
         scopes = scope_fn((target, other), rng_groups)
         y = fn(scopes, *args, **kwargs)

@@ -78,6 +78,41 @@ class _Lifted:
         self.inner_roots: list[Scope] = []
 
 
+def copy_counters(entry: tuple[dict[str, int], dict[str, Any]]) -> Any:
+    """A deep copy of a scope's counter entry ``(counters, children)``."""
+    counters, children = entry
+    return dict(counters), {name: copy_counters(child) for name, child in children.items()}
+
+
+def counter_delta(before: Any, after: Any) -> Any:
+    """What draws did to a counter entry: ``after - before``, nested."""
+    (counters_before, children_before), (counters_after, children_after) = before, after
+    counts = {
+        stream: n - counters_before.get(stream, 0)
+        for stream, n in counters_after.items()
+        if n != counters_before.get(stream, 0)
+    }
+    children = {}
+    for name, child in children_after.items():
+        delta = counter_delta(children_before.get(name, ({}, {})), child)
+        if delta[0] or delta[1]:
+            children[name] = delta
+    return counts, children
+
+
+def add_counter_delta(entry: Any, delta: Any) -> None:
+    """Replays ``delta`` on a live counter entry, in place."""
+    counters, children = entry
+    delta_counts, delta_children = delta
+    for stream, n in delta_counts.items():
+        counters[stream] = counters.get(stream, 0) + n
+    for name, child_delta in delta_children.items():
+        child = children.get(name)
+        if child is None:
+            child = children[name] = ({}, {})
+        add_counter_delta(child, child_delta)
+
+
 def _scope_variables(scope: Scope) -> dict[str, Any]:
     result = {}
     for col in scope._collection_names():
@@ -126,13 +161,15 @@ class ScopeFn:
     Attributes:
       structure_key: hashable; equal for calls whose rebuilt scopes would have
         the same paths, mutability and flags (``jit`` caches traces by it).
+      outer_roots: the lifted (outer) root scopes, in group order.
     """
 
-    __slots__ = ("_build", "structure_key")
+    __slots__ = ("_build", "outer_roots", "structure_key")
 
-    def __init__(self, build: Callable[..., Any], key: Any) -> None:
+    def __init__(self, build: Callable[..., Any], key: Any, outer_roots: Any) -> None:
         self._build = build
         self.structure_key = key
+        self.outer_roots = outer_roots
 
     def __call__(self, variable_groups: Any, rng_groups: Any, mutable: Filter | None = None) -> Any:
         return self._build(variable_groups, rng_groups, mutable)
@@ -146,6 +183,7 @@ def pack(
     name: str | None = None,
     enable_kwargs: bool = False,
     fold_rngs: bool = False,
+    share_counters: bool = True,
 ) -> Callable[..., Any]:
     """Lifts ``fn`` so it runs on the variables and streams of a scope tree.
 
@@ -159,6 +197,9 @@ def pack(
       enable_kwargs: pass keyword arguments through to ``fn``.
       fold_rngs: re-root every lifted stream at ``make_rng(stream)`` of its
         outer scope (empty suffix) before passing it in, as ``jit`` does.
+      share_counters: inner scopes draw from the outer scopes' RNG counters
+        (the default); when False they start from a copy, so draws inside do
+        not move the outer counters (``jit``: a cached trace draws nothing).
 
     Returns:
       ``wrapper(scope_tree, *args, **kwargs)``.
@@ -221,8 +262,13 @@ def pack(
                     for col, tree in variables.items()
                 }
                 store = _Store(owned, mutable)
-                inner = Scope._new_root(store, rngs, root.rng_counters, root.path, root.flags)
-                inner._child_counters = root._child_counters
+                if share_counters:
+                    inner = Scope._new_root(store, rngs, root.rng_counters, root.path, root.flags)
+                    inner._child_counters = root._child_counters
+                else:
+                    counters, children = copy_counters((root.rng_counters, root._child_counters))
+                    inner = Scope._new_root(store, rngs, counters, root.path, root.flags)
+                    inner._child_counters = children
                 inner_roots.append(inner)
             lifted.inner_roots.extend(inner_roots)
             inner_scopes = []
@@ -233,7 +279,7 @@ def pack(
                 inner_scopes.append(scope)
             return jax.tree_util.tree_unflatten(treedef, inner_scopes)
 
-        scope_fn = ScopeFn(build, structure_key(roots, lifted.placement, treedef))
+        scope_fn = ScopeFn(build, structure_key(roots, lifted.placement, treedef), roots)
 
         def repack_fn(inner_scope_tree: Any) -> tuple[Any, ...]:
             inner_scopes = jax.tree_util.tree_leaves(inner_scope_tree, is_leaf=_is_scope)
