@@ -178,9 +178,9 @@ class ScopeVariableNotFoundError(FlaxenError, KeyError):
         self.scope_path = scope_path
         super().__init__(
             f'No Variable named "{name}" for collection "{col}" exists in'
-            f' "{scope_path}", and it cannot be created because "{col}" is'
-            f" immutable. Make the collection mutable to create it:"
-            f" apply(..., mutable=['{col}'])."
+            f' "{scope_path}". A variable is only created when its collection is'
+            f" mutable (apply(..., mutable=['{col}'])) and an init function is"
+            f" passed to variable()."
         )
 
 
