@@ -250,6 +250,36 @@ CASES = {
         ['"layers"', "flaxen-layers 0.1.0", "ImportError: boom"],
         {"plugin": "layers", "version": "0.1.0"},
     ),
+    "DuplicateLogicalAxisError": (
+        (("embed",), ("embed", "embed")),
+        ValueError,
+        ["Dimensions ('embed',) occur more than once", "('embed', 'embed')", "'embed_out'"],
+        {"duplicates": ("embed",), "array_dim_names": ("embed", "embed")},
+    ),
+    "InvalidLogicalAxisRulesError": (
+        ({"batch": "data"},),
+        ValueError,
+        ["(logical_name, mesh_axes) pairs", "{'batch': 'data'}"],
+        {"rules": {"batch": "data"}, "entry": None},
+    ),
+    "ShardingRankMismatchError": (
+        (("data", None, None), (2, 4), ("batch", "embed", "mlp")),
+        ValueError,
+        ["3 entries", "rank 2 (shape (2, 4))", "('batch', 'embed', 'mlp')"],
+        {"shape": (2, 4), "logical_names": ("batch", "embed", "mlp")},
+    ),
+    "UnknownMeshAxisError": (
+        ("modle", ("data", "modle"), ("data", "model")),
+        ValueError,
+        ["'modle'", "('data', 'model')", "logical axis rules"],
+        {"axis": "modle", "mesh_axis_names": ("data", "model")},
+    ),
+    "UnmatchedLogicalAxisError": (
+        (("batch", "mlp"), ("mlp",), "no rule names 'mlp'"),
+        ValueError,
+        ["Axis names ('batch', 'mlp') did not match a rule: no rule names 'mlp'", "('mlp', None)"],
+        {"unmatched": ("mlp",), "detail": "no rule names 'mlp'"},
+    ),
 }
 
 

@@ -22,6 +22,11 @@ FLAXEN_ADDITIONS = {
     "MsgpackSerializeError",
     "SerializationHandlerExistsError",
     "StateDictMismatchError",
+    "DuplicateLogicalAxisError",
+    "InvalidLogicalAxisRulesError",
+    "ShardingRankMismatchError",
+    "UnknownMeshAxisError",
+    "UnmatchedLogicalAxisError",
 }
 
 

@@ -74,6 +74,13 @@ from ._serialization import MsgpackSerializeError as MsgpackSerializeError
 from ._serialization import SerializationHandlerExistsError as SerializationHandlerExistsError
 from ._serialization import StateDictMismatchError as StateDictMismatchError
 
+# Logical axis partitioning (flaxen.spmd; flaxen additions)
+from ._spmd import DuplicateLogicalAxisError as DuplicateLogicalAxisError
+from ._spmd import InvalidLogicalAxisRulesError as InvalidLogicalAxisRulesError
+from ._spmd import ShardingRankMismatchError as ShardingRankMismatchError
+from ._spmd import UnknownMeshAxisError as UnknownMeshAxisError
+from ._spmd import UnmatchedLogicalAxisError as UnmatchedLogicalAxisError
+
 # Transforms
 from ._transforms import JaxTransformError as JaxTransformError
 from ._transforms import TraceContextError as TraceContextError
