@@ -150,9 +150,15 @@ class OrbaxBackend:
         if target is None:
             args = ocp.args.PyTreeRestore()
         else:
-            restore_args = jax.tree_util.tree_map(lambda x: _leaf_restore_args(ocp, x), target)
+            # With transforms (``{}`` by default) Orbax takes every array's
+            # shape from the checkpoint and its sharding and type from the
+            # target, restores only what the target asks for, and fills what
+            # the checkpoint lacks from the target: a target needs the right
+            # shardings, not the right sizes, as with Flax.
             args = ocp.args.PyTreeRestore(
-                item=target, restore_args=restore_args, transforms=self.transforms
+                item=target,
+                restore_args=jax.tree_util.tree_map(lambda x: _leaf_restore_args(ocp, x), target),
+                transforms={} if self.transforms is None else self.transforms,
             )
         with warnings.catch_warnings():
             # Without a target Orbax takes each array's sharding from the

@@ -248,6 +248,9 @@ def restore_checkpoint(
     """
     del gda_manager
     ckpt_dir = os.fspath(ckpt_dir)
+    wait = getattr(orbax_checkpointer, "wait_until_finished", None)
+    if wait is not None:
+        wait()  # a save of this asynchronous checkpointer may still be in flight
     chosen = None if backend is None else _backends.resolve(backend)
     configure = None
     if orbax_checkpointer is not None or orbax_transforms is not None:
