@@ -82,6 +82,9 @@ class OrbaxBackend:
     single_file = False
     #: Every process writes the shards it holds of multi-process arrays.
     supports_multiprocess_arrays = True
+    #: Saves the target pytree itself, as Flax does (lists stay sequences in
+    #: Orbax's metadata, so Orbax restores into the original structure).
+    saves_pytree = True
 
     def __init__(
         self,

@@ -142,6 +142,8 @@ def restore_path(
         state_target,
         allow_partial_mpa_restoration,
     )
+    if getattr(chosen, "saves_pytree", False):
+        state_target = target
     session = _integrity.RestoreSession(path, manifest, parallel)
     session.check_sizes()
     with _integrity.restoring(session):
@@ -157,6 +159,9 @@ def restore_path(
                 raise CorruptedCheckpointError(path, error.reason) from error
             raise
     session.verify_rest()
+    # A backend that saves pytrees (Orbax) gives back lists and tuples, or the
+    # target's own classes: as state dicts they read like every other format.
+    state = to_state_dict(state)
     if target is None:
         return state
     return from_state_dict(target, state)

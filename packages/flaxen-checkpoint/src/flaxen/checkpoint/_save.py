@@ -270,6 +270,8 @@ def _save(
     handles_mpa = bool(getattr(chosen, "supports_multiprocess_arrays", False))
     if has_mpa and not handles_mpa:
         raise MPACheckpointingRequiredError(path, step)
+    if getattr(chosen, "saves_pytree", False):
+        state = target
     if jax.process_count() > 1 and (multiprocess or handles_mpa):
         return _multihost.save(
             ckpt_dir, path, step, state, chosen, prefix, keep, overwrite,

@@ -21,7 +21,10 @@ class CheckpointBackend(Protocol):
 
     The state is what ``flaxen.serialization.to_state_dict`` makes of the
     target: nested dicts with string keys whose leaves are numpy or jax
-    arrays, numpy scalars, Python numbers, strings and ``None``.
+    arrays, numpy scalars, Python numbers, strings and ``None``. A backend
+    with a true ``saves_pytree`` attribute (optional) gets the target pytree
+    itself instead, and its target on restore is the target pytree too
+    (Orbax: Flax saves that way).
 
     Backends that write with ``flaxen.checkpoint.write_file`` and read with
     ``flaxen.checkpoint.read_file`` get their checksums computed while the
