@@ -56,14 +56,26 @@ class PluginConflictError(FlaxenError, ValueError):
 class MissingPackageError(FlaxenError, ImportError):
     """A name belongs to a flaxen distribution that is not installed."""
 
-    def __init__(self, name: str, distribution: str, where: str = "flaxen.linen"):
-        self.name_ = name
+    def __init__(
+        self, name: str, distribution: str, where: str = "flaxen.linen", installed: bool = False
+    ):
+        self.missing_name = name
         self.distribution = distribution
-        super().__init__(
-            f"{where}.{name} is provided by the {distribution} distribution, which"
-            f" is not installed. Install it with `pip install {distribution}` (or"
-            f" `pip install flaxen` for every flaxen package)."
-        )
+        self.installed = installed
+        if installed:
+            message = (
+                f"{where}.{name} is provided by the {distribution} distribution, which is"
+                f" installed but did not register it: its plugin may be disabled"
+                f" (FLAXEN_DISABLE_PLUGINS), broken, or too old. Run `flaxen plugins` to"
+                f" see what each plugin registered, and reinstall {distribution}."
+            )
+        else:
+            message = (
+                f"{where}.{name} is provided by the {distribution} distribution, which"
+                f" is not installed. Install it with `pip install {distribution}` (or"
+                f" `pip install flaxen` for every flaxen package)."
+            )
+        super().__init__(message)
 
 
 class PluginWarning(FlaxenWarning):

@@ -11,6 +11,7 @@ registry on first access and then cached as ordinary module attributes, so
 from __future__ import annotations
 
 import importlib.abc
+import importlib.metadata
 import importlib.machinery
 import sys
 import types
@@ -41,8 +42,18 @@ def lookup_export(name: str) -> Any:
     except KeyError:
         distribution = PROVIDER.get(name)
         if distribution is not None:
-            raise MissingPackageError(name, distribution, PACKAGE) from None
+            raise MissingPackageError(
+                name, distribution, PACKAGE, installed=_is_installed(distribution)
+            ) from None
         raise
+
+
+def _is_installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def module_getattr(namespace: dict[str, Any], name: str) -> Any:
