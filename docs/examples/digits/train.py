@@ -51,6 +51,7 @@ class CNN(nn.Module):
 
 
 class TrainState(train_state.TrainState):
+    #: Root of the dropout keys, as raw ``uint32[2]`` data so checkpoints can hold it.
     key: jax.Array
 
 
@@ -67,8 +68,7 @@ def load_digits(seed: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndar
 
 
 def create_state(seed: int, learning_rate: float) -> TrainState:
-    key = jax.random.key(seed)
-    params_key, dropout_key = jax.random.split(key)
+    params_key, dropout_key = jax.random.split(jax.random.PRNGKey(seed))
     params = CNN().init(params_key, jnp.zeros((1, 8, 8, 1)))["params"]
     return TrainState.create(
         apply_fn=CNN().apply, params=params, tx=optax.adam(learning_rate), key=dropout_key
