@@ -163,8 +163,9 @@ def with_logical_constraint(
     >>> def f(x):
     ...   return spmd.with_logical_constraint(x, ('batch', 'embed'), mesh=mesh)
     >>> with spmd.logical_axis_rules((('batch', 'data'),)):
-    ...   print(jax.jit(f)(jnp.ones((2, 3))).sharding.spec)
-    PartitionSpec('data',)
+    ...   jaxpr = jax.make_jaxpr(f)(jnp.ones((2, 3)))
+    >>> jaxpr.eqns[0].params['sharding'].spec
+    P('data', None)
     """
     if not isinstance(fallback, RulesFallback):
         fallback = RulesFallback(fallback)
@@ -205,7 +206,7 @@ def logical_to_mesh_sharding(
     >>> shardings = spmd.logical_to_mesh_sharding({'w': P('embed', 'hidden')}, mesh,
     ...                                           [('hidden', 'model')])
     >>> shardings['w'].spec
-    PartitionSpec(None, 'model')
+    P(None, 'model')
 
     Raises:
       UnknownMeshAxisError: the rules map to an axis ``mesh`` lacks.

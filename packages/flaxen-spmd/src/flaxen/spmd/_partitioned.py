@@ -39,7 +39,7 @@ class LogicallyPartitioned(Partitioned[A]):
     >>> from flaxen import spmd
     >>> box = spmd.LogicallyPartitioned(jnp.ones((2, 3)), ('embed', 'hidden'))
     >>> box.get_partition_spec()
-    PartitionSpec('embed', 'hidden')
+    P('embed', 'hidden')
     >>> box.add_axis(0, {'partition_name': 'layer'}).names
     ('layer', 'embed', 'hidden')
     """
@@ -48,7 +48,8 @@ class LogicallyPartitioned(Partitioned[A]):
 
     def unbox(self, apply_constraint: bool = True) -> A:
         """The value, constrained to its mesh sharding when a mesh and rules are set."""
-        if not apply_constraint:
+        if not apply_constraint or isinstance(self.value, jax.ShapeDtypeStruct):
+            # A constraint on an abstract value would materialise an array.
             return self.value
         return with_logical_constraint(
             self.value, self.get_partition_spec(), rules=self.rules, mesh=self.mesh

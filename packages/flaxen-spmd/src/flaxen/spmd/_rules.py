@@ -82,7 +82,7 @@ def logical_axis_rules(rules: LogicalRules | None) -> Iterator[None]:
     >>> from flaxen import spmd
     >>> with spmd.logical_axis_rules((('batch', 'data'), ('hidden', 'model'))):
     ...   spmd.logical_to_mesh_axes(('batch', 'embed', 'hidden'))
-    PartitionSpec('data', None, 'model')
+    P('data', None, 'model')
     >>> spmd.get_logical_axis_rules()
     ()
     """
@@ -180,7 +180,7 @@ def logical_to_mesh_axes(
     >>> from flaxen import spmd
     >>> rules = (('batch', 'X'), ('features', 'X'), ('heads', 'Y'), ('batch', 'Z'))
     >>> spmd.logical_to_mesh_axes(('batch', 'length', 'heads', 'features'), rules)
-    PartitionSpec('X', None, 'Y', None)
+    P('X', None, 'Y', None)
     """
     if rules is None:
         rules = _state.rules
@@ -204,7 +204,7 @@ def logical_to_mesh(tree: Any, rules: LogicalRules | None = None) -> Any:
     >>> from jax.sharding import PartitionSpec as P
     >>> from flaxen import spmd
     >>> spmd.logical_to_mesh({'w': P('embed', 'hidden'), 'step': P()}, [('hidden', 'model')])
-    {'step': PartitionSpec(), 'w': PartitionSpec(None, 'model')}
+    {'step': P(), 'w': P(None, 'model')}
     """
     if rules is None:
         rules = _state.rules
