@@ -18,7 +18,7 @@ from flaxen.checkpoint import (
     save_checkpoint,
     write_file,
 )
-from flaxen.checkpoint._integrity import ALGORITHM_ENV
+from flaxen.checkpoint._checksums import ALGORITHM_ENV
 
 from .conftest import requires_orbax
 
@@ -43,7 +43,7 @@ def test_a_flipped_bit_in_array_data_is_detected(tmp_path):
         restore_checkpoint(tmp_path, None, step=1)
     assert info.value.path == path
     assert str(info.value).startswith(f'Checkpoint file "{path}" is corrupted: bytes 0..{size}')
-    assert "have crc32" in str(info.value)
+    assert "have pagesum128" in str(info.value)
     assert isinstance(info.value, ValueError)
 
 
@@ -121,7 +121,7 @@ def test_a_manifest_naming_an_uninstalled_backend(tmp_path):
     assert 'written by the "zarr9" backend, which is not installed' in str(info.value)
 
 
-@pytest.mark.parametrize("algorithm", ["sha256", "blake2b", "sha1"])
+@pytest.mark.parametrize("algorithm", ["sha256", "blake2b", "sha1", "crc32"])
 def test_other_checksum_algorithms(tmp_path, monkeypatch, algorithm):
     monkeypatch.setenv(ALGORITHM_ENV, algorithm)
     path = save_checkpoint(tmp_path, {"w": WEIGHTS}, 1)
@@ -140,18 +140,32 @@ def test_unknown_checksum_algorithm_is_refused(tmp_path, monkeypatch):
         save_checkpoint(tmp_path, {"w": WEIGHTS}, 1)
 
 
-def test_blocks_are_checked_separately(tmp_path, monkeypatch):
+def test_blocks_follow_the_written_buffers(tmp_path, monkeypatch):
     from flaxen.checkpoint import _integrity
 
     monkeypatch.setattr(_integrity, "BLOCK_SIZE", 4096)
+    monkeypatch.setattr(_integrity, "SMALL", 1024)
     path = save_checkpoint(tmp_path, {"w": WEIGHTS}, 1)
     data = json.loads((tmp_path / ".checkpoint_1.flaxen-manifest.json").read_text())
+    blocks = data["files"][""]["blocks"]
     size = os.path.getsize(path)
-    assert data["block_size"] == 4096
-    assert len(data["files"][""]["digests"]) == -(-size // 4096)
-    flip_byte(path, 3 * 4096 + 7)
-    with pytest.raises(CorruptedCheckpointError, match=r"bytes 12288\.\.16384 have crc32"):
+    header = size - WEIGHTS.nbytes  # the msgpack structure before the array's bytes
+    # The structure is one block; the array is hashed from its own buffer in
+    # 4096-byte blocks: no block straddles the two, nothing was copied.
+    assert [length for length, _ in blocks] == [header] + [4096] * 48 + [3392]
+    assert data["algorithm"] == "pagesum128"
+    flip_byte(path, header + 3 * 4096 + 7)
+    start = header + 3 * 4096
+    with pytest.raises(CorruptedCheckpointError, match=rf"bytes {start}\.\.{start + 4096} have"):
         restore_checkpoint(tmp_path, None, step=1)
+
+
+def test_serial_verification(tmp_path):
+    path = save_checkpoint(tmp_path, {"w": WEIGHTS}, 1)
+    np.testing.assert_array_equal(restore_checkpoint(tmp_path, None, parallel=False)["w"], WEIGHTS)
+    flip_byte(path, 1000)
+    with pytest.raises(CorruptedCheckpointError):
+        restore_checkpoint(tmp_path, None, parallel=False)
 
 
 class TwoFiles:

@@ -1,10 +1,12 @@
-"""Checksums of checkpoint files: the manifest, and hashing that hides behind I/O.
+"""Checksumming checkpoint files so that it hides behind the I/O.
 
-Every checkpoint flaxen writes carries a manifest: for each of its files the
-size and one checksum per fixed-size block (16 MiB). Blocks are hashed on a
-small thread pool while the data is written (``write_file``) or read
-(``read_file``); both zlib and hashlib release the GIL on large buffers, so
-hashing overlaps the disk I/O instead of adding to it.
+Blocks are hashed on a small thread pool while the data is written
+(:func:`write_file`: each buffer handed in is cut into blocks of at most
+16 MiB, small buffers are gathered into one block, so nothing large is ever
+copied to be hashed) or while it is read (:func:`read_file`: the blocks are
+read again with ``pread`` on the pool and hashed while this thread reads
+the file; both come from the same page cache). numpy, zlib and hashlib all
+release the GIL on large buffers, so the hashing overlaps the disk I/O.
 
 Backends that write through :func:`write_file` and read through
 :func:`read_file` get this for free. Files a backend writes by other means
@@ -17,59 +19,22 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import contextvars
-import dataclasses
-import hashlib
-import json
 import os
 import threading
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _fsutil, _naming
+from ._checksums import ALGORITHMS, default_algorithm
 from ._errors import CorruptedCheckpointError
+from ._manifest import FileRecord, Manifest
+from ._manifest import manifest_path as manifest_path
+from ._manifest import read_manifest as read_manifest
 
-FORMAT = "flaxen-checkpoint-manifest"
-VERSION = 1
+#: Largest block; hashed as one job.
 BLOCK_SIZE = 16 * 2**20
-
-
-def _crc32(views: Iterable[memoryview]) -> str:
-    value = 0
-    for view in views:
-        value = zlib.crc32(view, value)
-    return f"{value:08x}"
-
-
-def _hashlib(name: str) -> Callable[[Iterable[memoryview]], str]:
-    def digest(views: Iterable[memoryview]) -> str:
-        h = hashlib.new(name)
-        for view in views:
-            h.update(view)
-        return h.hexdigest()
-
-    return digest
-
-
-#: Checksum algorithms a manifest may name.
-ALGORITHMS: dict[str, Callable[[Iterable[memoryview]], str]] = {
-    "crc32": _crc32,
-    "sha256": _hashlib("sha256"),
-    "sha1": _hashlib("sha1"),
-    "blake2b": _hashlib("blake2b"),
-}
-ALGORITHM_ENV = "FLAXEN_CHECKPOINT_CHECKSUM"
-DEFAULT_ALGORITHM = "crc32"
-
-
-def default_algorithm() -> str:
-    name = os.environ.get(ALGORITHM_ENV, DEFAULT_ALGORITHM)
-    if name not in ALGORITHMS:
-        raise ValueError(
-            f"{ALGORITHM_ENV}={name!r} is not a known checksum; use one of {sorted(ALGORITHMS)}."
-        )
-    return name
-
+#: Buffers smaller than this are gathered (copied) into one block.
+SMALL = 2**20
 
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -86,81 +51,6 @@ def pool() -> concurrent.futures.ThreadPoolExecutor:
                     workers, thread_name_prefix="flaxen-checkpoint-io"
                 )
     return _pool
-
-
-# -- the manifest ------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class FileRecord:
-    size: int
-    digests: list[str]
-
-
-@dataclasses.dataclass
-class Manifest:
-    """What a checkpoint holds: its backend and each file's size and block checksums."""
-
-    backend: str
-    algorithm: str = DEFAULT_ALGORITHM
-    block_size: int = BLOCK_SIZE
-    files: dict[str, FileRecord] = dataclasses.field(default_factory=dict)
-    #: '/'-joined state-dict keys of the arrays that spanned several processes.
-    multiprocess_arrays: list[str] = dataclasses.field(default_factory=list)
-
-    def to_json(self) -> bytes:
-        data: dict[str, Any] = {
-            "format": FORMAT,
-            "version": VERSION,
-            "backend": self.backend,
-            "algorithm": self.algorithm,
-            "block_size": self.block_size,
-            "files": {
-                name: {"size": record.size, "digests": record.digests}
-                for name, record in sorted(self.files.items())
-            },
-        }
-        if self.multiprocess_arrays:
-            data["multiprocess_arrays"] = list(self.multiprocess_arrays)
-        return json.dumps(data, indent=1).encode()
-
-    @classmethod
-    def from_json(cls, raw: bytes, where: str) -> Manifest:
-        try:
-            data = json.loads(raw)
-            if data.get("format") != FORMAT:
-                raise ValueError("not a flaxen checkpoint manifest")
-            if data.get("version") != VERSION:
-                raise ValueError(f"manifest version {data.get('version')!r} is not supported")
-            algorithm = data["algorithm"]
-            if algorithm not in ALGORITHMS:
-                raise ValueError(f"unknown checksum algorithm {algorithm!r}")
-            files = {
-                str(name): FileRecord(int(r["size"]), [str(d) for d in r["digests"]])
-                for name, r in data["files"].items()
-            }
-            mpas = [str(k) for k in data.get("multiprocess_arrays", [])]
-            return cls(str(data["backend"]), algorithm, int(data["block_size"]), files, mpas)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise CorruptedCheckpointError(where, f"its manifest is unreadable ({error})") from None
-
-
-def manifest_path(path: str) -> str:
-    """Where the manifest of the checkpoint at ``path`` lives."""
-    if os.path.isdir(path):
-        return os.path.join(path, _naming.MANIFEST_NAME)
-    return _naming.sidecar_path(path)
-
-
-def read_manifest(path: str) -> Manifest | None:
-    """The manifest of the checkpoint at ``path``; None when it has none (Flax wrote it)."""
-    where = manifest_path(path)
-    try:
-        with open(where, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        return None
-    return Manifest.from_json(raw, where)
 
 
 def _relpath(root: str, path: str) -> str:
@@ -190,42 +80,38 @@ def list_files(root: str) -> list[str]:
 
 
 class _BlockHasher:
-    """Cuts a byte stream into blocks and hashes each on the pool as it completes."""
+    """Cuts a stream of buffers into blocks and hashes each on the pool."""
 
-    def __init__(self, algorithm: str, block_size: int) -> None:
+    def __init__(self, algorithm: str) -> None:
         self._digest = ALGORITHMS[algorithm]
-        self._block_size = block_size
-        self._pending: list[memoryview] = []
-        self._filled = 0
-        self._futures: list[concurrent.futures.Future[str]] = []
+        self._small = bytearray()
+        self._jobs: list[tuple[int, concurrent.futures.Future[str]]] = []
         self.size = 0
 
     def feed(self, view: memoryview) -> None:
-        while view.nbytes:
-            room = self._block_size - self._filled
-            piece, view = view[:room], view[room:]
-            self._pending.append(piece)
-            self._filled += piece.nbytes
-            self.size += piece.nbytes
-            if self._filled == self._block_size:
-                self._submit()
+        self.size += view.nbytes
+        if view.nbytes < SMALL:
+            self._small += view
+            if len(self._small) >= SMALL:
+                self._flush_small()
+            return
+        self._flush_small()
+        for start in range(0, view.nbytes, BLOCK_SIZE):
+            self._submit(view[start : start + BLOCK_SIZE])
 
-    def _submit(self) -> None:
-        self._futures.append(pool().submit(self._digest, self._pending))
-        self._pending = []
-        self._filled = 0
+    def _flush_small(self) -> None:
+        if self._small:
+            block, self._small = self._small, bytearray()
+            self._submit(memoryview(block))
+
+    def _submit(self, block: memoryview) -> None:
+        self._jobs.append((block.nbytes, pool().submit(self._digest, block)))
 
     def finish(self) -> FileRecord:
-        if self._pending or not self._futures:
-            self._submit()
-        return FileRecord(self.size, [f.result() for f in self._futures])
-
-
-def _as_views(data: Any) -> list[memoryview]:
-    try:
-        return [memoryview(data).cast("B")]
-    except TypeError:
-        return [memoryview(part).cast("B") for part in data]
+        self._flush_small()
+        if not self._jobs:
+            self._submit(memoryview(b""))
+        return FileRecord(self.size, [(n, f.result()) for n, f in self._jobs])
 
 
 _local = threading.local()
@@ -235,27 +121,32 @@ def _block_buffer(size: int) -> memoryview:
     """A reusable per-thread read buffer (fresh allocations page-fault on every block)."""
     buf = getattr(_local, "buf", None)
     if buf is None or len(buf) < size:
-        buf = _local.buf = bytearray(size)
+        buf = _local.buf = bytearray(max(size, BLOCK_SIZE))
     return memoryview(buf)
 
 
-def _start_digest(path: str, algorithm: str, block_size: int) -> Callable[[], FileRecord]:
+def _start_digest(
+    path: str, algorithm: str, plan: list[tuple[int, int]] | None = None
+) -> Callable[[], FileRecord]:
     """Starts hashing a file's blocks on the pool (each read with pread); returns a waiter.
 
-    Blocks are submitted from the calling thread, never from a pool worker,
-    so the pool cannot deadlock on itself.
+    ``plan`` lists the ``(offset, length)`` of the blocks (by default 16 MiB
+    blocks). Blocks are submitted from the calling thread, never from a
+    pool worker, so the pool cannot deadlock on itself.
     """
     digest = ALGORITHMS[algorithm]
     size = os.path.getsize(path)
+    if plan is None:
+        plan = [(o, min(BLOCK_SIZE, size - o)) for o in range(0, size, BLOCK_SIZE)] or [(0, 0)]
     fd = os.open(path, os.O_RDONLY)
 
-    def block(offset: int) -> str:
-        view = _block_buffer(block_size)
-        n = os.preadv(fd, [view[:block_size]], offset)
-        return digest([view[:n]])
+    def block(offset: int, length: int) -> tuple[int, str]:
+        view = _block_buffer(length)[:length]
+        n = os.preadv(fd, [view], offset) if length else 0
+        return n, digest(view[:n])
 
     try:
-        futures = [pool().submit(block, offset) for offset in range(0, size, block_size) or [0]]
+        futures = [pool().submit(block, offset, length) for offset, length in plan]
     except BaseException:
         os.close(fd)
         raise
@@ -270,17 +161,22 @@ def _start_digest(path: str, algorithm: str, block_size: int) -> Callable[[], Fi
     return wait
 
 
-def _digest_file(path: str, algorithm: str, block_size: int) -> FileRecord:
-    """Checksums of a file on disk, its blocks read and hashed in parallel."""
-    return _start_digest(path, algorithm, block_size)()
+def _digest_file(path: str, algorithm: str) -> FileRecord:
+    """Checksums of a file on disk in 16 MiB blocks, read and hashed in parallel."""
+    return _start_digest(path, algorithm)()
 
 
-def _digest_buffer(data: memoryview, algorithm: str, block_size: int, parallel: bool) -> list[str]:
-    digest = ALGORITHMS[algorithm]
-    blocks = [data[i : i + block_size] for i in range(0, data.nbytes, block_size)] or [data]
-    if parallel and len(blocks) > 1:
-        return list(pool().map(lambda b: digest([b]), blocks))
-    return [digest([b]) for b in blocks]
+def _compare(path: str, found: FileRecord, record: FileRecord, algorithm: str) -> None:
+    if found.size != record.size:
+        raise CorruptedCheckpointError(
+            path, f"it has {found.size} bytes, {record.size} were written"
+        )
+    for (offset, length, want), (_, got) in zip(record.offsets(), found.blocks):
+        if got != want:
+            raise CorruptedCheckpointError(
+                path,
+                f"bytes {offset}..{offset + length} have {algorithm} {got}, {want} was written",
+            )
 
 
 # -- sessions: what a backend's writes and reads are checked against ---------------
@@ -291,7 +187,7 @@ class SaveSession:
 
     def __init__(self, root: str, backend: str) -> None:
         self.root = root
-        self.manifest = Manifest(backend, default_algorithm(), BLOCK_SIZE)
+        self.manifest = Manifest(backend, default_algorithm())
         self._lock = threading.Lock()
 
     def record(self, path: str, record: FileRecord) -> None:
@@ -301,11 +197,13 @@ class SaveSession:
     def complete(self) -> Manifest:
         """Hashes the files the backend wrote by other means than ``write_file``."""
         manifest = self.manifest
-        for rel in list_files(self.root):
-            if rel not in manifest.files:
-                manifest.files[rel] = _digest_file(
-                    _abspath(self.root, rel), manifest.algorithm, manifest.block_size
-                )
+        waiters = {
+            rel: _start_digest(_abspath(self.root, rel), manifest.algorithm)
+            for rel in list_files(self.root)
+            if rel not in manifest.files
+        }
+        for rel, wait in waiters.items():
+            manifest.files[rel] = wait()
         return manifest
 
 
@@ -333,70 +231,64 @@ class RestoreSession:
                     path, f"it has {size} bytes, {record.size} were written"
                 )
 
-    def expects(self, path: str) -> bool:
-        """Whether ``path`` has checksums to verify."""
+    def expected(self, path: str) -> FileRecord | None:
+        """The recorded checksums of ``path``, if it has any."""
         if self.manifest is None:
-            return False
-        return _relpath(self.root, path) in self.manifest.files
+            return None
+        return self.manifest.files.get(_relpath(self.root, path))
 
-    def verify_record(self, path: str, size: int, found: FileRecord) -> None:
-        """Compares checksums computed from the file with the manifest's."""
-        assert self.manifest is not None
-        rel = _relpath(self.root, path)
-        record = self.manifest.files[rel]
-        if size != record.size or found.size != record.size:
-            raise CorruptedCheckpointError(path, f"it has {size} bytes, {record.size} were written")
-        _compare(path, found.digests, record, self.manifest)
-        self.verified.add(rel)
-
-    def verify_buffer(self, path: str, data: memoryview) -> None:
-        if self.manifest is None:
-            return
-        rel = _relpath(self.root, path)
-        record = self.manifest.files.get(rel)
+    def start(self, path: str) -> Callable[[], None] | None:
+        """Starts verifying ``path`` from disk on the pool; the waiter raises on damage."""
+        record = self.expected(path)
         if record is None:
-            return
-        m = self.manifest
-        if data.nbytes != record.size:
+            return None
+        assert self.manifest is not None
+        algorithm = self.manifest.algorithm
+        if os.path.getsize(path) != record.size:
             raise CorruptedCheckpointError(
-                path, f"it has {data.nbytes} bytes, {record.size} were written"
+                path, f"it has {os.path.getsize(path)} bytes, {record.size} were written"
             )
-        digests = _digest_buffer(data, m.algorithm, m.block_size, self.parallel)
-        _compare(path, digests, record, m)
-        self.verified.add(rel)
+        plan = [(offset, length) for offset, length, _ in record.offsets()]
+        if not self.parallel:
+            _compare(path, _verify_serially(path, algorithm, plan), record, algorithm)
+            self.verified.add(_relpath(self.root, path))
+            return lambda: None
+        wait = _start_digest(path, algorithm, plan)
+
+        def finish() -> None:
+            _compare(path, wait(), record, algorithm)
+            self.verified.add(_relpath(self.root, path))
+
+        return finish
 
     def verify_rest(self) -> None:
         """Verifies the files the backend did not read through ``read_file``."""
         if self.manifest is None:
             return
-        m = self.manifest
-        for rel, record in self.manifest.files.items():
+        waiters = []
+        for rel in self.manifest.files:
             if rel in self.verified:
                 continue
             path = _abspath(self.root, rel)
-            try:
-                found = _digest_file(path, m.algorithm, m.block_size)
-            except FileNotFoundError:
-                raise CorruptedCheckpointError(path, "the file is missing") from None
-            if found.size != record.size:
-                raise CorruptedCheckpointError(
-                    path, f"it has {found.size} bytes, {record.size} were written"
-                )
-            _compare(path, found.digests, record, m)
-            self.verified.add(rel)
+            if not os.path.exists(path):
+                raise CorruptedCheckpointError(path, "the file is missing")
+            finish = self.start(path)
+            if finish is not None:
+                waiters.append(finish)
+        for finish in waiters:
+            finish()
 
 
-def _compare(path: str, digests: list[str], record: FileRecord, m: Manifest) -> None:
-    for i, (got, want) in enumerate(zip(digests, record.digests)):
-        if got != want:
-            start = i * m.block_size
-            raise CorruptedCheckpointError(
-                path,
-                f"bytes {start}..{min(start + m.block_size, record.size)} have {m.algorithm}"
-                f" {got}, {want} was written",
-            )
-    if len(digests) != len(record.digests):
-        raise CorruptedCheckpointError(path, "its block count does not match its manifest")
+def _verify_serially(path: str, algorithm: str, plan: list[tuple[int, int]]) -> FileRecord:
+    digest = ALGORITHMS[algorithm]
+    size = os.path.getsize(path)
+    with open(path, "rb", buffering=0) as f:
+        blocks = []
+        for offset, length in plan:
+            f.seek(offset)
+            data = f.read(length)
+            blocks.append((len(data), digest(memoryview(data))))
+    return FileRecord(size, blocks)
 
 
 _SAVE: contextvars.ContextVar[SaveSession | None] = contextvars.ContextVar(
@@ -428,6 +320,13 @@ def restoring(session: RestoreSession) -> Iterator[RestoreSession]:
 # -- the public I/O helpers for backends -------------------------------------------
 
 
+def _as_views(data: Any) -> list[memoryview]:
+    try:
+        return [memoryview(data).cast("B")]
+    except TypeError:
+        return [memoryview(part).cast("B") for part in data]
+
+
 def write_file(path: str | os.PathLike[str], data: Any) -> None:
     """Writes a new file of a checkpoint, checksummed while it is written.
 
@@ -452,9 +351,7 @@ def write_file(path: str | os.PathLike[str], data: Any) -> None:
     path = os.fspath(path)
     session = _SAVE.get()
     views = _as_views(data)
-    hasher = None
-    if session is not None:
-        hasher = _BlockHasher(session.manifest.algorithm, session.manifest.block_size)
+    hasher = None if session is None else _BlockHasher(session.manifest.algorithm)
     half = sum(v.nbytes for v in views) // 2 if os.environ.get(_fsutil.PAUSE_ENV) else -1
     written = 0
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -482,8 +379,9 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
 
     For backends: call it from ``CheckpointBackend.restore``. Inside a
     restore, the bytes are checked against the checksums recorded when the
-    checkpoint was written (blocks hashed in parallel) and a mismatch raises
-    :class:`~flaxen.checkpoint.CorruptedCheckpointError` naming the file.
+    checkpoint was written (blocks hashed in parallel while the file is read)
+    and a mismatch raises :class:`~flaxen.checkpoint.CorruptedCheckpointError`
+    naming the file.
 
     Args:
       path: the file to read.
@@ -493,18 +391,9 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
     """
     path = os.fspath(path)
     session = _RESTORE.get()
-    check = session is not None and session.expects(path)
-    if check:
-        # The checksums are computed from the file's blocks (pread on the
-        # pool) while this thread reads the whole file: both come from the
-        # same page cache, and the hashing hides behind the read.
-        assert session is not None
-        m = session.manifest
-        assert m is not None
-        pending = _start_digest(path, m.algorithm, m.block_size)
+    finish = None if session is None else session.start(path)
     with open(path, "rb", buffering=0) as f:
         data = f.readall()
-    if check:
-        assert session is not None
-        session.verify_record(path, len(data), pending())
+    if finish is not None:
+        finish()
     return data
