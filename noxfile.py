@@ -2,6 +2,7 @@
 
     nox -t ci            what CI runs (the README's test command)
     nox -s demo          train the example model on the bundled digits data
+    nox -s docs          build the docs and run every example in them
     nox -s tests         every package's tests in one environment
     nox -s "isolated(package='flaxen-core')"   one package, only its dependencies
     nox -l               everything else
@@ -239,6 +240,39 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", "--out", str(out), *session.posargs, env=env)
     if (ROOT / "benchmarks" / "checkpoint_bench.py").exists():
         session.run("python", "benchmarks/checkpoint_bench.py", "--out", str(out), env=env)
+
+
+# -- documentation -------------------------------------------------------------------
+
+DOCS_DIR = ROOT / "docs"
+DOCS_BUILD = BUILD_DIR / "docs"
+DOCS_ENV = dict(TEST_ENV, XLA_FLAGS="--xla_force_host_platform_device_count=8")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Builds the site (warnings are errors) and runs every example in it.
+
+    Three steps: the HTML build, the doctest builder (every ``testcode`` and
+    ``doctest`` block of the guides), and ``docs/tests`` (every error class
+    has its anchor, every public name its entry, every code block is tested).
+    ``-- --no-examples`` builds the HTML only.
+    """
+    session.install(
+        *[str(packages()[n]["_dir"]) for n in library_packages()],
+        str(packages()["flaxen-checkpoint"]["_dir"]) + "[orbax]",
+        str(DOCS_DIR / "examples" / "plugin"),
+        "-r",
+        str(DOCS_DIR / "requirements.txt"),
+    )
+    shutil.rmtree(DOCS_BUILD, ignore_errors=True)
+    common = ["-W", "--keep-going", "-q", "-d", str(DOCS_BUILD / "doctrees"), str(DOCS_DIR)]
+    session.run("sphinx-build", "-b", "html", *common, str(DOCS_BUILD / "html"), env=DOCS_ENV)
+    if "--no-examples" in session.posargs:
+        return
+    session.run("sphinx-build", "-b", "doctest", *common, str(DOCS_BUILD / "doctest"), env=DOCS_ENV)
+    env = dict(DOCS_ENV, FLAXEN_DOCS_HTML=str(DOCS_BUILD / "html"))
+    session.run("python", "-m", "pytest", "docs/tests", "-q", "-p", "no:cacheprovider", env=env)
 
 
 @nox.session(python=PYTHON)
