@@ -36,13 +36,14 @@ def test_constant_without_warmup_returns_the_base_rate_itself():
     assert fn(jnp.array(1234)) == 0.1
 
 
-@pytest.mark.parametrize("warmup_length", [1.0, 2.0, 0.37])
+@pytest.mark.parametrize("warmup_length", [1.0, 2.0, 0.37, 2])
 def test_constant_with_warmup(warmup_length):
     base, spe = 0.3, 13
     fn = lr_schedule.create_constant_learning_rate_schedule(base, spe, warmup_length=warmup_length)
     for step in STEPS:
         lr = fn(jnp.int32(step))
-        assert lr.dtype == jnp.float32
+        # Weakly typed whatever the type of warmup_length.
+        assert lr.dtype == jnp.float32 and lr.weak_type
         assert lr == f32(base) * warmup_np(step, warmup_length, spe), step
     # Python steps are weakly typed, and the warmup reaches 1 exactly.
     out = fn(10_000)
@@ -77,12 +78,23 @@ def test_stepped_schedule_with_warmup_and_fractional_epochs():
     base, spe, warmup = 0.7, 7, 1.5
     sched = [[1, 0.5], [3.5, 0.1], [7, 0.013]]
     fn = lr_schedule.create_stepped_learning_rate_schedule(base, spe, sched, warmup_length=warmup)
-    boundaries = np.array([e * spe for e, _ in sched])
+    boundaries = np.array([7, 24, 49])  # 7, 24.5 and 49 rounded half to even
     values = np.array([base] + [base * f for _, f in sched], np.float32)
-    for step in [*STEPS, 24, 25]:
-        lr = fn(jnp.int32(step))
+    for step in [*(jnp.int32(s) for s in STEPS), 24, 24.5, 25]:
+        lr = fn(step)
         expected = values[np.sum(step > boundaries)] * warmup_np(step, warmup, spe)
         assert lr == expected, step
+
+
+def test_stepped_schedule_boundaries_are_rounded_to_whole_steps():
+    def decayed(epoch, spe, step):
+        fn = lr_schedule.create_stepped_learning_rate_schedule(1.0, spe, [[epoch, 0.5]])
+        return float(fn(step)) == 0.5
+
+    # 3.7 * 7 = 25.9 -> 26; 2.25 * 2 = 4.5 -> 4; 2.75 * 2 = 5.5 -> 6.
+    assert [decayed(3.7, 7, s) for s in (25.95, 26, 26.5)] == [False, False, True]
+    assert [decayed(2.25, 2, s) for s in (4, 4.2)] == [False, True]
+    assert [decayed(2.75, 2, s) for s in (5.7, 6, 6.2)] == [False, False, True]
 
 
 def test_stepped_schedule_edge_cases():

@@ -118,19 +118,21 @@ class DynamicScale(struct.PyTreeNode):
             with ``has_aux``).
         """
 
-        @functools.wraps(fun)
-        def scaled_fun(*args: Any) -> tuple[Any, Any]:
-            out = fun(*args)
-            value, aux = out if has_aux else (out, None)
-            # Scaled in the loss's own dtype: the point is to find how large a
-            # factor that dtype can take before the gradients overflow.
-            return value * jnp.asarray(self.scale, value.dtype), aux
-
         def grad_fn_wrapper(*args: Any) -> DynamicScaleResult:
-            scale = jnp.asarray(self.scale, jnp.float32)
+            @functools.wraps(fun)
+            def scaled_fun(*args: Any) -> tuple[Any, Any]:
+                out = fun(*args)
+                value, aux = out if has_aux else (out, None)
+                # A Python-number scale (the default) is weakly typed: the loss
+                # is scaled in its own dtype, where a float16 loss overflows.
+                return value * self.scale, aux
+
             grad_fn = jax.value_and_grad(scaled_fun, argnums=argnums, has_aux=True)
             (scaled_value, aux), grad = grad_fn(*args)
-            value = scaled_value / jnp.asarray(scale, scaled_value.dtype)
+            value = scaled_value / self.scale
+            # Unscaled gradients, and the new scale, are float32 whatever the
+            # dtypes of the parameters and of the scale.
+            scale = jnp.asarray(self.scale, jnp.float32)
             grad = jax.tree_util.tree_map(lambda g: g / scale, grad)
             if axis_name is not None:
                 grad = lax.pmean(grad, axis_name)
@@ -139,13 +141,15 @@ class DynamicScale(struct.PyTreeNode):
             for g in jax.tree_util.tree_leaves(grad):
                 finite &= jnp.all(lax.is_finite(g))
 
+            # The new scale is computed from the scale as given (a Python float
+            # multiplies in float64 before its cast), then is float32.
             grow = self.fin_steps == self.growth_interval
             fin_scale = jnp.where(
                 grow & finite,
-                jnp.minimum(scale * self.growth_factor, jnp.finfo(jnp.float32).max),
-                scale,
+                jnp.minimum(self.scale * self.growth_factor, jnp.finfo(jnp.float32).max),
+                self.scale,
             )
-            inf_scale = scale * self.backoff_factor
+            inf_scale = self.scale * self.backoff_factor
             if self.minimum_scale is not None:
                 inf_scale = jnp.maximum(inf_scale, self.minimum_scale)
             new_scale = jnp.where(finite, fin_scale, inf_scale)

@@ -29,8 +29,9 @@ Schedule = Callable[[Any], Any]
 
 def _warmup_factor(step: Any, warmup_length: float, steps_per_epoch: int) -> Any:
     # Linear ramp from 0 to 1 over the first ``warmup_length`` epochs. The
-    # division order matters for the last bit of float32 results.
-    return jnp.minimum(1.0, step / warmup_length / steps_per_epoch)
+    # division order matters for the last bit of float32 results; dividing by a
+    # Python float keeps the result weakly typed even for integer arguments.
+    return jnp.minimum(1.0, step / float(warmup_length) / steps_per_epoch)
 
 
 def create_constant_learning_rate_schedule(
@@ -99,8 +100,9 @@ def create_stepped_learning_rate_schedule(
         ]
 
     A step takes effect once its epoch is passed: the learning rate at step
-    ``s`` uses the last ``[epoch, factor]`` with ``epoch * steps_per_epoch <
-    s``. The optional warmup is as in
+    ``s`` uses the factor of the last ``[epoch, factor]`` whose boundary,
+    ``epoch * steps_per_epoch`` rounded to a whole step (half to even), is
+    ``< s``. The optional warmup is as in
     :func:`create_constant_learning_rate_schedule`. Prefer Optax schedules
     (``optax.piecewise_constant_schedule``) in new code.
 
@@ -127,7 +129,9 @@ def create_stepped_learning_rate_schedule(
         [1.0, 1.0, 0.10000000149011612, 0.10000000149011612, 0.009999999776482582]
     """
     _logger.warning(_DEPRECATION)
-    boundaries = np.array([epoch for epoch, _ in lr_sched_steps]) * steps_per_epoch
+    # Boundaries are whole steps: epoch * steps_per_epoch rounded half to even.
+    boundaries = np.round(np.array([epoch for epoch, _ in lr_sched_steps]) * steps_per_epoch)
+    boundaries = boundaries.astype(int)
     # The products are taken in float64, before the cast to float32.
     values = np.array([base_learning_rate] + [base_learning_rate * f for _, f in lr_sched_steps])
 
