@@ -73,6 +73,32 @@ def test_replicated_arrays_feed_pmap_and_unreplicate_inverts():
     assert single["w"].shape == (2, 3) and int(single["step"]) == 0
 
 
+def test_unreplicate_reads_the_first_addressable_shard():
+    from jax.sharding import Mesh
+
+    devices = jax.local_devices()[::-1]
+    x = jax.device_put(
+        jnp.arange(16.0).reshape(N, 2),
+        NamedSharding(Mesh(np.array(devices), ("x",)), PartitionSpec("x")),
+    )
+    out = jax_utils.unreplicate(x)
+    np.testing.assert_array_equal(out, [0.0, 1.0])
+    assert out.devices() == {devices[0]}  # no copy to another device
+    # Sharded along another axis: the first row of the global array instead.
+    cols = jax.device_put(
+        jnp.arange(16.0).reshape(N, 2),
+        NamedSharding(Mesh(np.array(jax.local_devices()[:2]), ("x",)), PartitionSpec(None, "x")),
+    )
+    np.testing.assert_array_equal(jax_utils.unreplicate(cols), [0.0, 1.0])
+    # Fully replicated or single-device arrays: row 0 as well.
+    full = jax.device_put(
+        jnp.arange(16.0).reshape(N, 2),
+        NamedSharding(Mesh(np.array(jax.local_devices()), ("x",)), PartitionSpec()),
+    )
+    np.testing.assert_array_equal(jax_utils.unreplicate(full), [0.0, 1.0])
+    np.testing.assert_array_equal(jax_utils.unreplicate(jnp.arange(4.0).reshape(2, 2)), [0.0, 1.0])
+
+
 def test_unreplicate_takes_the_first_entry():
     assert jax_utils.unreplicate({"x": np.arange(6).reshape(3, 2)})["x"].tolist() == [0, 1]
     assert isinstance(jax_utils.unreplicate([np.ones((2, 2))])[0], np.ndarray)

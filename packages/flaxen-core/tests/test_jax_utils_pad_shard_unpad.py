@@ -64,6 +64,19 @@ def test_per_device_batch(batch, min_device_batch, per_device):
     assert out.shape == (batch, 2)
 
 
+def test_arguments_that_need_no_padding_are_only_reshaped():
+    fn, calls = recording()
+    wrapped = jax_utils.pad_shard_unpad(fn, static_argnums=())
+    x = jnp.arange(2.0 * N)
+    (out,), _ = wrapped(x)
+    (seen,) = calls[-1][0]
+    assert isinstance(seen, jax.Array) and seen.shape == (N, 2)
+    assert type(out) is np.ndarray  # results still come back to the host
+    np.testing.assert_array_equal(out, x)
+    wrapped(x, min_device_batch=3)  # padded to 3 per device: on the host
+    assert type(calls[-1][0][0]) is np.ndarray
+
+
 def test_static_arguments_pass_through():
     fn, calls = recording()
     wrapped = jax_utils.pad_shard_unpad(fn, static_argnums=(0,), static_argnames=("z",))

@@ -75,7 +75,9 @@ def unreplicate(tree: Any) -> Any:
 
     Takes the first entry along the leading (device) axis of every leaf: the
     inverse of :func:`replicate`, and the usual way to fetch one copy of a
-    state that ``jax.pmap`` keeps in sync across devices.
+    state that ``jax.pmap`` keeps in sync across devices. For an array
+    sharded over devices, the entry comes from its first addressable shard,
+    stays on that shard's device, and no other device is touched.
 
     Args:
         tree: a pytree of arrays with a leading device axis.
@@ -83,7 +85,18 @@ def unreplicate(tree: Any) -> Any:
     Returns:
         The pytree with ``x[0]`` for every leaf ``x``.
     """
-    return jax.tree_util.tree_map(lambda x: x[0], tree)
+    return jax.tree_util.tree_map(_first_replica, tree)
+
+
+def _first_replica(x: Any) -> Any:
+    # A device-sharded array holds one replica per shard: slicing the first
+    # addressable shard reads one device's data, where indexing the global
+    # array would run a computation over all of them.
+    if isinstance(x, jax.Array) and x.ndim:
+        data = x.addressable_shards[0].data
+        if data.shape[1:] == x.shape[1:] and data.shape[0]:
+            return data[0]
+    return x[0]
 
 
 def pmean(xs: Any, axis_name: Any) -> Any:

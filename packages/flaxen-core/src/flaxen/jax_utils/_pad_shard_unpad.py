@@ -30,8 +30,9 @@ def pad_shard_unpad(
         @jax.pmap
         def forward(params, x): ...
 
-    The padding is done in host memory (NumPy) before the call, and the values
-    returned by ``wrapped`` are transferred back to host memory.
+    The padding is done in host memory (NumPy) before the call (arguments
+    that need no padding are only reshaped), and the values returned by
+    ``wrapped`` are transferred back to host memory.
 
     The returned function takes one more keyword-only argument,
     ``min_device_batch``: when given, inputs are padded to at least this many
@@ -90,7 +91,10 @@ def pad_shard_unpad(
         if min_device_batch:
             per_device = max(per_device, min_device_batch)
 
-        def pad(x: Any) -> np.ndarray:
+        def pad(x: Any) -> Any:
+            if devices * per_device == batch:
+                # Nothing to pad: arrays keep their type (and JAX arrays their device).
+                return x.reshape(devices, per_device, *x.shape[1:])
             x = np.asarray(x)
             padded = np.zeros((devices * per_device, *x.shape[1:]), x.dtype)
             padded[:batch] = x
