@@ -210,12 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     nbytes = tree_bytes(tree)
     wanted = [c.strip() for c in args.contenders.split(",") if c.strip()]
     have_flax = flax_available()
-    builders: dict[str, Callable[[], tuple[Callable, Callable]]] = {
-        "raw": lambda: raw_contender(tree),
-        "flaxen-msgpack": lambda: flaxen_contender(tree, "msgpack"),
-        "flaxen-orbax": lambda: flaxen_contender(tree, "orbax"),
-        "flax-msgpack": lambda: flax_contender(tree, use_orbax=False),
-        "flax-orbax": lambda: flax_contender(tree, use_orbax=True),
+    builders: dict[str, Callable[[Any], tuple[Callable, Callable]]] = {
+        "raw": raw_contender,
+        "flaxen-msgpack": lambda t: flaxen_contender(t, "msgpack"),
+        "flaxen-orbax": lambda t: flaxen_contender(t, "orbax"),
+        "flax-msgpack": lambda t: flax_contender(t, use_orbax=False),
+        "flax-orbax": lambda t: flax_contender(t, use_orbax=True),
     }
     root = tempfile.mkdtemp(prefix="flaxen-ckpt-bench-", dir=args.dir)
     results: dict[str, Any] = {}
@@ -224,14 +224,23 @@ def main(argv: list[str] | None = None) -> int:
         if name.startswith("flax-") and not have_flax:
             results[name] = {"skipped": "flax is not installed"}
         else:
-            contenders[name] = builders[name]()
+            contenders[name] = builders[name](tree)
     times: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in contenders}
     try:
         with _quiet():
             # Round-robin: every contender once per round, so that a disk or a
-            # machine that gets slower or faster over time affects all alike.
+            # machine that gets slower or faster over time affects all alike;
+            # the order rotates so that no one always follows the same other.
+            names = list(contenders)
+            # One untimed run each on a small tree: imports and first-call
+            # set-up (Orbax's especially) are not throughput.
+            small = make_tree(1)
+            for name in names:
+                run_once(builders[name](small), os.path.join(root, f"{name}-warmup"))
             for round_ in range(args.repeat):
-                for name, contender in contenders.items():
+                shift = round_ % len(names)
+                for name in names[shift:] + names[:shift]:
+                    contender = contenders[name]
                     saved, loaded = run_once(contender, os.path.join(root, f"{name}-{round_}"))
                     times[name][0].append(saved)
                     times[name][1].append(loaded)

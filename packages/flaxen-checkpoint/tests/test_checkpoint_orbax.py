@@ -219,3 +219,17 @@ def test_without_orbax_the_default_is_msgpack_and_orbax_says_what_to_install(run
         " pip install 'flaxen-checkpoint[orbax]'"
     )
     assert lines == ["True", hint, hint]
+
+
+@requires_orbax
+def test_async_orbax_save_survives_donated_arrays(tmp_path):
+    from flaxen.checkpoint import AsyncManager
+
+    manager = AsyncManager()
+    weights = jnp.arange(1000.0)
+    save_checkpoint(tmp_path, {"w": weights}, 1, backend="orbax", async_manager=manager)
+    weights.delete()  # as if a jitted step had donated the buffer
+    manager.wait_previous_save()
+    raw = restore_checkpoint(tmp_path, None)
+    assert isinstance(raw["w"], jax.Array)  # saved as a jax array, as given
+    np.testing.assert_array_equal(np.asarray(raw["w"]), np.arange(1000.0))

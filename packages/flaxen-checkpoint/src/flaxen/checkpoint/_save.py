@@ -63,11 +63,17 @@ def mpa_keys(state: Any) -> list[str]:
 
 
 def _snapshot(state: Any) -> Any:
-    """A copy of every array leaf, so the caller may mutate or donate its arrays."""
+    """A copy of every array leaf, so the caller may mutate or donate its arrays.
+
+    numpy arrays are copied in host memory, jax arrays on their device (they
+    stay jax arrays, so a backend saving pytrees records the same types).
+    """
 
     def copy(x: Any) -> Any:
-        if isinstance(x, np.ndarray | jax.Array) and not _is_mpa(x):
+        if isinstance(x, np.ndarray):
             return np.array(x, copy=True)
+        if isinstance(x, jax.Array) and not _is_mpa(x):
+            return jax.numpy.array(x, copy=True)
         return x
 
     return jax.tree_util.tree_map(copy, state)
