@@ -50,8 +50,10 @@ napoleon_use_ivar = True
 # builder; one page is one namespace, so a guide builds up state block by
 # block. Docstring ``>>>`` examples run in each package's own tests.
 doctest_test_doctest_blocks = ""
-doctest_global_setup = """
+doctest_global_setup = f"""
 import os
+import pathlib
+REPO = pathlib.Path({str(DOCS.parent)!r})
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 import warnings
 import numpy as np
