@@ -1,7 +1,5 @@
 """Dynamic loss scaling for mixed-precision gradients."""
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -23,7 +21,7 @@ class DynamicScaleResult(NamedTuple):
         grad: the gradients, unscaled.
     """
 
-    dynamic_scale: DynamicScale
+    dynamic_scale: "DynamicScale"
     finite: jax.Array | Any
     aux: Any
     grad: Any

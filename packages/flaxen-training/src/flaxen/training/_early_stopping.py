@@ -1,7 +1,5 @@
 """Early stopping: stop training once a metric stops improving."""
 
-from __future__ import annotations
-
 import math
 from typing import Any, Self
 

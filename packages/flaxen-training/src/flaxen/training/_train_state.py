@@ -1,7 +1,5 @@
 """TrainState: step, parameters, optimizer and its state in one pytree."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Any, Self
 
