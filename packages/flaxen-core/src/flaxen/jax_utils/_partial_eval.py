@@ -8,8 +8,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from flaxen.core._partial_eval import evaluate_outputs, unknown_outputs
-
 _CALL_PRIMITIVES = ("jit", "pjit", "closed_call", "core_call")
 
 
@@ -85,6 +83,9 @@ def partial_eval_by_shape(
         >>> out['y'], out['n'], out['w'].shape
         (ShapeDtypeStruct(shape=(4, 2), dtype=float32), 4, (3, 2))
     """
+    # Imported here: flaxen.jax_utils' other helpers do not need flaxen.core.
+    from flaxen.core._partial_eval import evaluate_outputs, unknown_outputs
+
     inputs = [_abstract_input(spec) for spec in input_spec]
     static_leaves: dict[int, Any] = {}
     structure: list[Any] = []
