@@ -575,3 +575,114 @@ def test_doctests():
         for test in doctest.DocTestFinder().find(module, module.__name__):
             runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+# -- the Batch normalization guide (003, "Batch normalization"), flax -> flaxen --------------
+
+
+class MLP(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool):
+        x = nn.Dense(features=4)(x)
+        x = nn.BatchNorm(use_running_average=not train)(x)
+        x = nn.relu(x)
+        x = nn.Dense(features=1)(x)
+        return x
+
+
+def _needs_dense():
+    try:
+        nn.Dense, nn.relu  # provided by other areas of this package
+    except Exception:  # the linear layers or activations may not be installed yet
+        pytest.skip("nn.Dense / nn.relu are not available")
+
+
+def test_batch_norm_guide():
+    _needs_dense()
+    mlp = MLP()
+    x = jnp.ones((1, 3))
+    variables = mlp.init(jax.random.PRNGKey(0), x, train=False)
+    params = variables["params"]
+    batch_stats = variables["batch_stats"]
+    assert jax.tree_util.tree_map(jnp.shape, variables) == {
+        "batch_stats": {"BatchNorm_0": {"mean": (4,), "var": (4,)}},
+        "params": {
+            "BatchNorm_0": {"bias": (4,), "scale": (4,)},
+            "Dense_0": {"bias": (4,), "kernel": (3, 4)},
+            "Dense_1": {"bias": (1,), "kernel": (4, 1)},
+        },
+    }
+    y, updates = mlp.apply(
+        {"params": params, "batch_stats": batch_stats}, x, train=True, mutable=["batch_stats"]
+    )
+    batch_stats = updates["batch_stats"]
+    assert y.shape == (1, 1)
+    # One example: its mean is the example itself, its variance zero.
+    hidden = nn.Dense(4).apply({"params": params["Dense_0"]}, x)
+    np.testing.assert_allclose(batch_stats["BatchNorm_0"]["mean"], 0.01 * hidden[0], rtol=1e-5)
+    np.testing.assert_allclose(batch_stats["BatchNorm_0"]["var"], np.full(4, 0.99), rtol=1e-6)
+    y_eval = mlp.apply({"params": params, "batch_stats": batch_stats}, x, train=False)
+    assert y_eval.shape == (1, 1)
+
+
+def test_batch_norm_guide_training_loop():
+    _needs_dense()
+    optax = pytest.importorskip("optax")
+    train_state = pytest.importorskip("flaxen.training.train_state")
+    from typing import Any
+
+    class TrainState(train_state.TrainState):
+        batch_stats: Any
+
+    mlp = MLP()
+    x = normal((8, 3))
+    variables = mlp.init(jax.random.PRNGKey(0), x, train=False)
+    state = TrainState.create(
+        apply_fn=mlp.apply,
+        params=variables["params"],
+        batch_stats=variables["batch_stats"],
+        tx=optax.adam(1e-3),
+    )
+
+    @jax.jit
+    def train_step(state: TrainState, batch):
+        """Train for a single step."""
+
+        def loss_fn(params):
+            logits, updates = state.apply_fn(
+                {"params": params, "batch_stats": state.batch_stats},
+                x=batch["image"], train=True, mutable=["batch_stats"],
+            )  # fmt: skip
+            loss = optax.softmax_cross_entropy_with_integer_labels(
+                logits=logits, labels=batch["label"]
+            ).mean()
+            return loss, (logits, updates)
+
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        (loss, (logits, updates)), grads = grad_fn(state.params)
+        state = state.apply_gradients(grads=grads)
+        state = state.replace(batch_stats=updates["batch_stats"])
+        metrics = {
+            "loss": loss,
+            "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"]),
+        }
+        return state, metrics
+
+    @jax.jit
+    def eval_step(state: TrainState, batch):
+        logits = state.apply_fn(
+            {"params": state.params, "batch_stats": state.batch_stats},
+            x=batch["image"], train=False,
+        )  # fmt: skip
+        loss = optax.softmax_cross_entropy_with_integer_labels(
+            logits=logits, labels=batch["label"]
+        ).mean()
+        return state, {"loss": loss}
+
+    batch = {"image": x, "label": jnp.zeros(8, jnp.int32)}
+    new_state, metrics = train_step(state, batch)
+    assert int(new_state.step) == 1 and bool(jnp.isfinite(metrics["loss"]))
+    mean = new_state.batch_stats["BatchNorm_0"]["mean"]
+    assert not np.allclose(mean, 0.0)  # the running average moved
+    _, eval_metrics = eval_step(new_state, batch)
+    assert bool(jnp.isfinite(eval_metrics["loss"]))
