@@ -87,7 +87,9 @@ def evaluate_outputs(closed: Any, inputs: Sequence[Any], wanted: Sequence[int]) 
         plan.append((eqn, used))
         needed.update(v for v in eqn.invars if not isinstance(v, jcore.Literal))
     env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
-    env.update(zip(jaxpr.invars, inputs))
+    # Unknown inputs (None) stay out of the environment, so a nested call that
+    # takes one is inlined rather than bound whole.
+    env.update((var, value) for var, value in zip(jaxpr.invars, inputs) if value is not None)
 
     def read(var: Any) -> Any:
         return _literal_value(var.val) if isinstance(var, jcore.Literal) else env[var]
