@@ -46,7 +46,8 @@ def pool() -> concurrent.futures.ThreadPoolExecutor:
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                workers = max(2, min(8, os.cpu_count() or 2))
+                # Each worker keeps one 16 MiB read buffer: at most 64 MiB.
+                workers = max(2, min(4, os.cpu_count() or 2))
                 _pool = concurrent.futures.ThreadPoolExecutor(
                     workers, thread_name_prefix="flaxen-checkpoint-io"
                 )
