@@ -117,8 +117,15 @@ def public_names(modname: str) -> tuple[str, ...]:
     if modname == "flaxen.linen":
         from flaxen.plugins import get_registry
 
+        # First-party plugins only: a third-party plugin installed next to
+        # flaxen (the docs' own example plugin) documents itself.
         registry = get_registry()
-        names |= set(registry.names("linen_exports")) | set(registry.names("lifted_transforms"))
+        for category in ("linen_exports", "lifted_transforms"):
+            names |= {
+                name
+                for name in registry.names(category)
+                if registry.provider(category, name).first_party
+            }
     public = []
     for name in names:
         if name.startswith("_") or name in _NOT_API:
