@@ -372,6 +372,116 @@ def counters_persist_at_depth_and_across_jit_calls(nn):
     return Top().apply({}, 1.0, rngs=rngs), Top().apply({}, 1.0, rngs=rngs)
 
 
+@scenario
+def vmap_and_scan_with_state_and_metadata(nn):
+    class RunningMean(nn.Module):
+        @nn.compact
+        def __call__(self, x, train):
+            ra = self.variable("batch_stats", "mean", jnp.zeros, x.shape[-1:])
+            init = nn.with_partitioning(jax.nn.initializers.normal(), ("feat",))
+            scale = self.param("scale", init, x.shape[-1:])
+            if train and not self.is_initializing():
+                ra.value = 0.9 * ra.value + 0.1 * x.mean(axis=0)
+            return (x - ra.value[None]) * scale[None]
+
+    class Cell(nn.Module):
+        @nn.compact
+        def __call__(self, c, x):
+            n = self.variable("state", "n", lambda: jnp.zeros((), jnp.int32))
+            n.value += 1
+            init = nn.with_partitioning(jax.nn.initializers.normal(), ("h",))
+            return jnp.tanh(c * self.param("w", init, c.shape[-1:]) + x), n.value
+
+    V = nn.vmap(
+        RunningMean,
+        variable_axes={"params": 0, "batch_stats": 0},
+        split_rngs={"params": True},
+        in_axes=(0, None),
+        metadata_params={nn.PARTITION_NAME: "batch"},
+    )
+    S = nn.scan(
+        Cell,
+        variable_axes={"params": 0},
+        variable_carry="state",
+        split_rngs={"params": True},
+        metadata_params={nn.PARTITION_NAME: "layers"},
+    )
+    xs = jnp.linspace(-1, 1, 24).reshape(2, 4, 3)
+    v_vars = V().init(KEY, xs, True)
+    v_out = V().apply(v_vars, xs, True, mutable=["batch_stats"])
+    # Carried variables must exist before the scan: start from a given state.
+    start = {"state": {"n": jnp.zeros((), jnp.int32)}}
+    s_out, s_vars = S().apply(start, jnp.ones(3), xs[0], rngs={"params": KEY}, mutable=True)
+    is_box = lambda x: isinstance(x, nn.Partitioned)
+    names = jax.tree_util.tree_map(
+        lambda b: b.names if is_box(b) else None, (v_vars, s_vars), is_leaf=is_box
+    )
+    return nn.unbox(v_vars), v_out, s_out, nn.unbox(s_vars), jax.tree_util.tree_leaves(names)
+
+
+@scenario
+def rngs_through_transforms(nn):
+    class Draw(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return x + jax.random.uniform(self.make_rng("noise"), x.shape)
+
+    class Model(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            split = nn.vmap(Draw, split_rngs={"noise": True})()(x)
+            shared = nn.vmap(Draw, split_rngs={"noise": False})()(x)
+            folded = nn.fold_rngs(Draw)()(x[0])
+            jitted = nn.jit(Draw)()(x[0])
+            rematted = nn.remat(Draw)()(x[0])
+            scanned = nn.scan(lambda mdl, c, x: (c + mdl(x), c), split_rngs={"noise": True})(
+                Draw(), jnp.zeros(2), x
+            )
+            return split, shared, folded, jitted, rematted, scanned
+
+    x = jnp.zeros((3, 2))
+    rngs = {"noise": jax.random.key(3)}
+    return Model().apply({}, x, rngs=rngs), Model().apply({}, x, rngs={"noise": KEY})
+
+
+@scenario
+def share_scope_lazy_init_and_static_args(nn):
+    Dense, _, _ = layers(nn)
+
+    class Shared(nn.Module):
+        def setup(self):
+            self.inner = Dense(3)
+            nn.share_scope(self, self.inner)
+
+        def __call__(self, x):
+            return self.inner(x) + 1
+
+    class Branch(nn.Module):
+        @nn.compact
+        def __call__(self, x, use_relu):
+            x = Dense(2)(x)
+            return jax.nn.relu(x) if use_relu else x
+
+    class Wrapper(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            a = Shared()(x)
+            b = nn.remat(Branch, static_argnums=(2,))()(x, True)
+            c = nn.jit(Branch, static_argnums=2)()(x, False)
+            return a, b, c
+
+    class LazyPart(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return Shared()(x), nn.jit(Branch, static_argnums=2)()(x, False)
+
+    x = jnp.linspace(-1, 1, 6).reshape(2, 3)
+    lazy = LazyPart().lazy_init(KEY, jax.ShapeDtypeStruct(x.shape, x.dtype))
+    out, variables = Wrapper().init_with_output(KEY, x)
+    grads = jax.grad(lambda v: sum(o.sum() for o in Wrapper().apply(v, x)))(variables)
+    return lazy, out, variables, grads
+
+
 def _normalize(tree):
     def leaf(x):
         if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):

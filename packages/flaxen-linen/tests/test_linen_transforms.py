@@ -674,6 +674,23 @@ def test_remat_static_argnums_count_the_module_as_zero():
     close(grads["params"]["Dense_0"]["bias"], jnp.full(2, 2.0))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="lazy_init through nn.remat raises LazyInitError ('an initializer depends on input"
+    " values') although the initializer only uses shapes; flax initializes lazily through remat"
+    " (vmap and jit work)",
+)
+def test_lazy_init_through_remat():
+    class Scale(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return x * self.param("w", jax.nn.initializers.ones, (x.shape[-1],))[None]
+
+    spec = jax.ShapeDtypeStruct((2, 3), jnp.float32)
+    variables = nn.remat(Scale)().lazy_init(KEY, spec)
+    assert shapes(variables) == {"params": {"w": (3,)}}
+
+
 def test_remat_policy_and_methods():
     class Two(nn.Module):
         def setup(self):
