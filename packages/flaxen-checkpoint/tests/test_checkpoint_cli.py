@@ -28,7 +28,8 @@ def run(capsys, *args):
 
 
 def test_inspect_lists_steps_and_shows_the_latest_tree(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "rich", None)  # plain-text tables
+    for module in ("rich.console", "rich.table"):  # as if rich were absent: plain text
+        monkeypatch.setitem(sys.modules, module, None)
     for step in (1, 2):
         save_checkpoint(tmp_path, TREE, step, keep=2, backend="msgpack")
     code, out = run(capsys, "inspect", str(tmp_path))
