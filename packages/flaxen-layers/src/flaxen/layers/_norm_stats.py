@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from ._dtypes import canonicalize_dtype
@@ -26,6 +27,35 @@ from ._dtypes import canonicalize_dtype
 Array = jax.Array
 
 _PLAIN_FLOATS = frozenset(jnp.dtype(d) for d in ("float32", "float64", "complex64", "complex128"))
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    # Arrays jnp would combine without promotion or rank broadcasting: the
+    # lax op gives the same equation without jnp's dispatch (these run on
+    # every trace of every normalization layer).
+    return (
+        getattr(a, "dtype", None) is not None
+        and getattr(b, "dtype", None) == a.dtype
+        and a.ndim == b.ndim
+        and not a.aval.weak_type
+        and not b.aval.weak_type
+    )
+
+
+def _sub(a: Array, b: Array) -> Array:
+    return lax.sub(a, b) if _same_kind(a, b) else a - b
+
+
+def _mul(a: Array, b: Array) -> Array:
+    return lax.mul(a, b) if _same_kind(a, b) else a * b
+
+
+def _add(a: Array, b: Array) -> Array:
+    return lax.add(a, b) if _same_kind(a, b) else a + b
+
+
+def _reshape(x: Array, shape: tuple[int, ...]) -> Array:
+    return x if x.shape == shape else lax.reshape(x, shape)
 
 
 def canonicalize_axes(rank: int, axes: int | Iterable[int]) -> tuple[int, ...]:
@@ -38,7 +68,7 @@ def canonicalize_axes(rank: int, axes: int | Iterable[int]) -> tuple[int, ...]:
 def abs_sq(x: Array) -> Array:
     """``|x|^2`` elementwise, real-valued for complex ``x``."""
     if jnp.iscomplexobj(x):
-        return lax.square(lax.real(x)) + lax.square(lax.imag(x))
+        return lax.add(lax.square(lax.real(x)), lax.square(lax.imag(x)))
     return lax.square(x)
 
 
@@ -49,7 +79,7 @@ def _mean(x: Array, axes: tuple[int, ...], mask: Array | None) -> Array:
         count = 1
         for ax in axes:
             count *= x.shape[ax]
-        return lax.div(jnp.sum(x, axes), lax.full((), count, x.dtype))
+        return lax.div(jnp.sum(x, axes), np.array(count, x.dtype))
     return jnp.mean(x, axes, where=mask)
 
 
@@ -83,7 +113,9 @@ def compute_stats(
       None when ``use_mean`` is False.
     """
     if force_float32_reductions:
-        x = jnp.asarray(x, jnp.promote_types(jnp.float32, x.dtype))
+        wide = jnp.promote_types(jnp.float32, x.dtype)
+        if x.dtype != wide:
+            x = lax.convert_element_type(x, wide)
 
     def distributed_mean(*values: Array) -> Any:
         means = [_mean(v, axes, mask) for v in values]
@@ -103,10 +135,10 @@ def compute_stats(
         return None, var
     if use_fast_variance:
         mu, mu2 = distributed_mean(x, abs_sq(x))
-        var = jnp.maximum(0.0, mu2 - abs_sq(mu))
+        var = lax.max(np.array(0, mu2.dtype), _sub(mu2, abs_sq(mu)))
     else:
         (mu,) = distributed_mean(x)
-        (var,) = distributed_mean(abs_sq(x - lax.expand_dims(mu, axes)))
+        (var,) = distributed_mean(abs_sq(_sub(x, lax.expand_dims(mu, axes))))
     return mu, var
 
 
@@ -140,19 +172,20 @@ def normalize(
     for ax in feature_axes:
         feature_shape[ax] = shape[ax]
         param_shape.append(shape[ax])
+    feature_shape = tuple(feature_shape)
     param_shape = tuple(param_shape)
     var = lax.expand_dims(var, reduction_axes)
-    y = x - lax.expand_dims(mean, reduction_axes) if centered else x
+    y = _sub(x, lax.expand_dims(mean, reduction_axes)) if centered else x
     mul = lax.rsqrt(var + epsilon)
     scale = bias = None
     if use_scale:
         scale = module.param("scale", scale_init, param_shape, param_dtype)
-        scale = jnp.reshape(scale, feature_shape)
-        mul = mul * scale
-    y = y * mul
+        scale = _reshape(jnp.asarray(scale), feature_shape)
+        mul = _mul(mul, scale)
+    y = _mul(y, mul)
     if use_bias:
         bias = module.param("bias", bias_init, param_shape, param_dtype)
-        bias = jnp.reshape(bias, feature_shape)
-        y = y + bias
+        bias = _reshape(jnp.asarray(bias), feature_shape)
+        y = _add(y, bias)
     out_dtype = canonicalize_dtype(x, scale, bias, dtype=dtype)
-    return jnp.asarray(y, out_dtype)
+    return y if y.dtype == out_dtype else jnp.asarray(y, out_dtype)
