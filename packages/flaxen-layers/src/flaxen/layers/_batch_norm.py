@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -12,10 +11,9 @@ from flaxen.linen import Module, compact, merge_param
 
 from ._dtypes import Dtype
 from ._initializers import Initializer
-from ._norm_stats import canonicalize_axes, compute_stats, normalize
+from ._norm_stats import Axes, canonicalize_axes, compute_stats, normalize
 
 Array = jax.Array
-Axes = int | Sequence[int]
 
 
 def _zeros_f32(shape: tuple[int, ...]) -> Array:

@@ -14,7 +14,7 @@ is Flax's, so outputs are bit-identical for the same inputs and parameters:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import jax
@@ -25,6 +25,8 @@ from jax import lax
 from ._dtypes import canonicalize_dtype
 
 Array = jax.Array
+#: One axis or several (negative values count from the end).
+Axes = int | Sequence[int]
 
 _PLAIN_FLOATS = frozenset(jnp.dtype(d) for d in ("float32", "float64", "complex64", "complex128"))
 

@@ -14,6 +14,13 @@ from ._attention_fns import make_causal_mask as make_causal_mask
 from ._mha import MultiHeadAttention as MultiHeadAttention
 from ._mha import MultiHeadDotProductAttention as MultiHeadDotProductAttention
 from ._mha import SelfAttention as SelfAttention
+from ._typing import Array as Array
+from ._typing import DotGeneralT as DotGeneralT
+from ._typing import Dtype as Dtype
+from ._typing import Initializer as Initializer
+from ._typing import PrecisionLike as PrecisionLike
+from ._typing import PRNGKey as PRNGKey
+from ._typing import Shape as Shape
 
 __all__ = [
     "MultiHeadAttention",

@@ -13,6 +13,12 @@ from ._group_norm import GroupNorm as GroupNorm
 from ._group_norm import InstanceNorm as InstanceNorm
 from ._layer_norm import LayerNorm as LayerNorm
 from ._layer_norm import RMSNorm as RMSNorm
+from ._norm_stats import Axes as Axes
+from ._typing import Array as Array
+from ._typing import Dtype as Dtype
+from ._typing import Initializer as Initializer
+from ._typing import PRNGKey as PRNGKey
+from ._typing import Shape as Shape
 from ._weight_norms import SpectralNorm as SpectralNorm
 from ._weight_norms import WeightNorm as WeightNorm
 

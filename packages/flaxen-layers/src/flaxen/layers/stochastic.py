@@ -7,5 +7,6 @@ Array([1., 1., 1.], dtype=float32)
 """
 
 from ._dropout import Dropout as Dropout
+from ._typing import PRNGKey as PRNGKey
 
 __all__ = ["Dropout"]
