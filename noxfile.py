@@ -253,10 +253,11 @@ DOCS_ENV = dict(TEST_ENV, XLA_FLAGS="--xla_force_host_platform_device_count=8")
 def docs(session: nox.Session) -> None:
     """Builds the site (warnings are errors) and runs every example in it.
 
-    Three steps: the HTML build, the doctest builder (every ``testcode`` and
-    ``doctest`` block of the guides), and ``docs/tests`` (every error class
-    has its anchor, every public name its entry, every code block is tested).
-    ``-- --no-examples`` builds the HTML only.
+    Three steps: the HTML build; ``docs/tests`` on the result (every error
+    class has its anchor, every public name its entry, every code block is
+    run, every link from the README resolves); the doctest builder, which runs
+    every ``testcode`` and ``doctest`` block. ``-- --no-examples`` skips the
+    last step.
     """
     session.install(
         *[str(packages()[n]["_dir"]) for n in library_packages()],
@@ -268,11 +269,11 @@ def docs(session: nox.Session) -> None:
     shutil.rmtree(DOCS_BUILD, ignore_errors=True)
     common = ["-W", "--keep-going", "-q", "-d", str(DOCS_BUILD / "doctrees"), str(DOCS_DIR)]
     session.run("sphinx-build", "-b", "html", *common, str(DOCS_BUILD / "html"), env=DOCS_ENV)
+    env = dict(DOCS_ENV, FLAXEN_DOCS_HTML=str(DOCS_BUILD / "html"))
+    session.run("python", "-m", "pytest", "docs/tests", "-q", "-p", "no:cacheprovider", env=env)
     if "--no-examples" in session.posargs:
         return
     session.run("sphinx-build", "-b", "doctest", *common, str(DOCS_BUILD / "doctest"), env=DOCS_ENV)
-    env = dict(DOCS_ENV, FLAXEN_DOCS_HTML=str(DOCS_BUILD / "html"))
-    session.run("python", "-m", "pytest", "docs/tests", "-q", "-p", "no:cacheprovider", env=env)
 
 
 @nox.session(python=PYTHON)

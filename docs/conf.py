@@ -55,8 +55,10 @@ import os
 import pathlib
 REPO = pathlib.Path({str(DOCS.parent)!r})
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
-import warnings
+import logging
 import numpy as np
+# Orbax logs a notice about its own API on import; it is not about these docs.
+logging.getLogger("absl").setLevel(logging.ERROR)
 import jax
 import jax.numpy as jnp
 """
