@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -21,12 +20,7 @@ def _recorded(
     table_kwargs: Mapping[str, Any],
     column_kwargs: Mapping[str, Any],
 ) -> Any:
-    import rich.console
-
-    options = dict(_table.CONSOLE_DEFAULTS)
-    options.update(console_kwargs or {})
-    options["record"] = True
-    console = rich.console.Console(file=io.StringIO(), **options)
+    console = _table.make_console(console_kwargs, record=True)
     return _table.render_rich(
         table, compute_flops, compute_vjp_flops, None, table_kwargs, column_kwargs, console
     )

@@ -97,7 +97,9 @@ def _sorted_items(mapping: Mapping[Any, Any]) -> list[tuple[Any, Any]]:
 
 def to_document(x: Any) -> Any:
     """``x`` as nested ``dict``/``list``/``str`` for the YAML writer."""
-    if isinstance(x, AxisMetadata) and not isinstance(x, Partitioned):
+    if isinstance(x, Partitioned):
+        return leaf_markup(x)
+    if isinstance(x, AxisMetadata):
         x = x.unbox()
     if isinstance(x, Mapping):
         return {str(k): to_document(v) for k, v in _sorted_items(x)}

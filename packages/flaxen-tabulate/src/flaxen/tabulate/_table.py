@@ -80,6 +80,50 @@ def title(table: Table) -> str:
     return f"{type(table.module).__name__} Summary"
 
 
+#: ``console_kwargs`` the fast renderer understands; others go through rich.
+_FAST_CONSOLE_KEYS = frozenset(
+    {"width", "force_terminal", "force_jupyter", "color_system", "height", "no_color"}
+)
+
+
+def make_console(console_kwargs: Mapping[str, Any] | None, **extra: Any) -> Any:
+    import rich.console
+
+    options = dict(CONSOLE_DEFAULTS)
+    options.update(console_kwargs or {})
+    options.update(extra)
+    return rich.console.Console(file=io.StringIO(), **options)
+
+
+def render_text(
+    table: Table,
+    compute_flops: bool,
+    compute_vjp_flops: bool,
+    console_kwargs: Mapping[str, Any] | None = None,
+    table_kwargs: Mapping[str, Any] = _EMPTY,
+    column_kwargs: Mapping[str, Any] = _EMPTY,
+) -> str:
+    """What rich prints for ``table`` (through :mod:`._render` when it can)."""
+    console = make_console(console_kwargs)
+    if (
+        not table_kwargs
+        and not column_kwargs
+        and _FAST_CONSOLE_KEYS.issuperset(console_kwargs or ())
+    ):
+        from ._render import render_fast
+
+        names = headers(table, compute_flops, compute_vjp_flops)
+        n_fixed = len(names) - len(table.collections)
+        text = render_fast(
+            names, cells(table, compute_flops, compute_vjp_flops), footers(table, n_fixed),
+            n_fixed - 1, title(table), caption(table), console,
+        )  # fmt: skip
+        if text is not None:
+            return text
+    render_rich(table, compute_flops, compute_vjp_flops, None, table_kwargs, column_kwargs, console)
+    return console.file.getvalue()
+
+
 def render_rich(
     table: Table,
     compute_flops: bool,
@@ -90,7 +134,6 @@ def render_rich(
     console: Any = None,
 ) -> Any:
     """Prints ``table`` with rich; returns the console (its file holds the text)."""
-    import rich.console
     import rich.table
     import rich.text
 
@@ -114,8 +157,6 @@ def render_rich(
     for line in cells(table, compute_flops, compute_vjp_flops):
         rich_table.add_row(*line)
     if console is None:
-        options = dict(CONSOLE_DEFAULTS)
-        options.update(console_kwargs or {})
-        console = rich.console.Console(file=io.StringIO(), **options)
+        console = make_console(console_kwargs)
     console.print(rich_table)
     return console

@@ -95,10 +95,10 @@ def render(
     column_kwargs: Mapping[str, Any] = _EMPTY,
 ) -> str:
     """``table`` as the text ``Module.tabulate`` returns."""
-    console = _table.render_rich(
+    text = _table.render_text(
         table, compute_flops, compute_vjp_flops, console_kwargs, table_kwargs, column_kwargs
     )
-    return "\n" + console.file.getvalue() + "\n"
+    return "\n" + text + "\n"
 
 
 def tabulate(
