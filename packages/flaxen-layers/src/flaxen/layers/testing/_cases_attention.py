@@ -82,10 +82,6 @@ CASES = (
     ),
     function_case("dot_product_attention/default", "dot_product_attention", _HEADS),
     function_case(
-        "dot_product_attention/fp32_softmax", "dot_product_attention", _HEADS,
-        fn_force_fp32_for_softmax=True, fn_precision="highest",
-    ),
-    function_case(
         "dot_product_attention_weights/default", "dot_product_attention_weights",
         args(normal(2, 3, 2, 4), normal(2, 5, 2, 4)),
     ),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 from ._case import LayerCase, normal
 
 _X = normal(4, 3, 6)
@@ -25,20 +23,13 @@ CASES = (
         lambda nn: nn.LayerNorm(reduction_axes=(1, 2), feature_axes=(-1,), use_fast_variance=False),
         _X,
     ),
-    LayerCase(
-        "LayerNorm/no_affine_inits",
-        lambda nn: nn.LayerNorm(use_bias=False, scale_init=nn.initializers.normal(), epsilon=1e-3),
-        _X,
-    ),
     LayerCase("RMSNorm/default", lambda nn: nn.RMSNorm(), _X),
-    LayerCase("RMSNorm/axes", lambda nn: nn.RMSNorm(reduction_axes=(1, 2), feature_axes=1), _X),
     LayerCase("GroupNorm/groups", lambda nn: nn.GroupNorm(num_groups=2), normal(2, 3, 4, 6)),
     LayerCase(
         "GroupNorm/group_size",
         lambda nn: nn.GroupNorm(num_groups=None, group_size=3, use_scale=False),
         _X,
     ),
-    LayerCase("InstanceNorm/default", lambda nn: nn.InstanceNorm(), normal(2, 3, 4, 6)),
     LayerCase(
         "InstanceNorm/feature_axes", lambda nn: nn.InstanceNorm(feature_axes=(1, -1)), _X,
     ),
@@ -76,19 +67,9 @@ CASES = (
         dtype_fields=(),
     ),
     LayerCase(
-        "WeightNorm/dense", lambda nn: nn.WeightNorm(_dense(nn)), normal(2, 5), dtype_fields=(),
-    ),
-    LayerCase(
         "WeightNorm/conv_all_variables",
         lambda nn: nn.WeightNorm(_conv(nn), variable_filter=None, feature_axes=None),
         normal(2, 5, 4),
         dtype_fields=(),
-    ),
-    LayerCase(
-        "LayerNorm/bfloat16_params",
-        lambda nn: nn.LayerNorm(param_dtype=jnp.bfloat16, dtype=jnp.float32),
-        _X,
-        float64=False,
-        bfloat16=False,
     ),
 )  # fmt: skip
