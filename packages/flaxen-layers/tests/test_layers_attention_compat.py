@@ -416,3 +416,21 @@ def test_module_errors(name):
     assert flaxen_error[0] == flax_error[0]
     if name != "deterministic_missing":  # merge_param's wording is flaxen.linen's
         assert flaxen_error[1] == flax_error[1]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MultiHeadDotProductAttention", "MultiHeadAttention", "SelfAttention", "Dropout",
+        "BatchNorm", "LayerNorm", "RMSNorm", "GroupNorm", "InstanceNorm", "SpectralNorm",
+        "WeightNorm",
+    ],
+)  # fmt: skip
+def test_call_signatures_match(name):
+    import inspect
+
+    flax_sig = inspect.signature(getattr(flax_nn, name).__call__)
+    flaxen_sig = inspect.signature(getattr(flaxen_nn, name).__call__)
+    flax_params = [(p.name, p.kind, p.default) for p in flax_sig.parameters.values()]
+    flaxen_params = [(p.name, p.kind, p.default) for p in flaxen_sig.parameters.values()]
+    assert flaxen_params == flax_params
