@@ -187,6 +187,43 @@ def test_cells_and_carries_match_flax(cell):
     assert_same(*results)
 
 
+def test_scan_options_with_dropout_and_sown_intermediates_match_flax():
+    def build(nn):
+        class NoisyCell(nn.RNNCellBase):
+            features: int
+
+            @nn.compact
+            def __call__(self, carry, x):
+                h = nn.Dense(self.features)(jnp.concatenate([carry, x], -1))
+                h = nn.Dropout(0.5, deterministic=False)(h)
+                self.sow("intermediates", "h", h)
+                return h, 2 * h
+
+            @nn.nowrap
+            def initialize_carry(self, rng, input_shape):
+                return jax.random.normal(rng, (*input_shape[:-1], self.features))
+
+            @property
+            def num_feature_axes(self):
+                return 1
+
+        return nn.RNN(
+            NoisyCell(4),
+            split_rngs={"params": False, "dropout": True},
+            variable_axes={"intermediates": 1},
+        )
+
+    results = []
+    for nn in (flaxen_nn, flax_nn):
+        rnn = build(nn)
+        variables = rnn.init({"params": KEY(1), "dropout": KEY(2)}, XS)
+        out, state = rnn.apply(
+            variables, XS, rngs={"dropout": KEY(3)}, mutable=["intermediates"], init_key=KEY(4)
+        )
+        results.append((variables, out, state))
+    assert_same(*results)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="flaxen.linen._naming.adopt clones an orphan for each module that adopts it; flax"
