@@ -332,11 +332,11 @@ class ConvLSTMCell(RNNCellBase):
 
     >>> import jax, jax.numpy as jnp
     >>> from flaxen import linen as nn
-    >>> x = jax.random.normal(jax.random.key(0), (2, 4, 4, 3))  # (batch, height, width, features)
+    >>> x = jnp.ones((2, 4, 4, 3))  # (batch, height, width, features)
     >>> layer = nn.ConvLSTMCell(features=4, kernel_size=(3, 3))
     >>> carry = layer.initialize_carry(jax.random.key(1), x.shape)
-    >>> variables = layer.init(jax.random.key(2), carry, x)
-    >>> new_carry, out = layer.apply(variables, carry, x)
+    >>> variables = jax.jit(layer.init)(jax.random.key(2), carry, x)
+    >>> new_carry, out = jax.jit(layer.apply)(variables, carry, x)
     >>> out.shape
     (2, 4, 4, 4)
 
