@@ -38,9 +38,7 @@ def _step_keeping_carries(cell: Any, carry: Carry, x: Any) -> tuple[Carry, Any]:
 
 
 class RNN(Module):
-    """The ``RNN`` module takes any :class:`RNNCellBase` instance and applies it over a sequence
-
-    using :func:`flaxen.linen.scan`.
+    """Applies any :class:`RNNCellBase` instance over a sequence, using :func:`flaxen.linen.scan`.
 
     >>> import jax, jax.numpy as jnp
     >>> from flaxen import linen as nn
