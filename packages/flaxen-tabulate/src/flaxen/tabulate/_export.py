@@ -41,8 +41,12 @@ def export_html(
     >>> import jax, jax.numpy as jnp
     >>> from flaxen import linen as nn
     >>> from flaxen.tabulate import export_html, summarize
-    >>> html = export_html(summarize(nn.Dense(3), jax.random.key(0), jnp.ones((1, 2))))
-    >>> html.startswith('<!DOCTYPE html>') and 'Dense Summary' in html
+    >>> class Affine(nn.Module):
+    ...   @nn.compact
+    ...   def __call__(self, x):
+    ...     return x @ self.param('w', jax.nn.initializers.ones, (x.shape[-1], 3))
+    >>> html = export_html(summarize(Affine(), jax.random.key(0), jnp.ones((1, 2))))
+    >>> html.startswith('<!DOCTYPE html>') and 'Affine Summary' in html
     True
     """
     console = _recorded(
@@ -66,8 +70,12 @@ def export_svg(
     >>> import jax, jax.numpy as jnp
     >>> from flaxen import linen as nn
     >>> from flaxen.tabulate import export_svg, summarize
-    >>> svg = export_svg(summarize(nn.Dense(3), jax.random.key(0), jnp.ones((1, 2))),
-    ...                  title='Dense')
+    >>> class Affine(nn.Module):
+    ...   @nn.compact
+    ...   def __call__(self, x):
+    ...     return x @ self.param('w', jax.nn.initializers.ones, (x.shape[-1], 3))
+    >>> svg = export_svg(summarize(Affine(), jax.random.key(0), jnp.ones((1, 2))),
+    ...                  title='Affine')
     >>> svg.lstrip().startswith('<svg') and 'Summary' in svg
     True
     """

@@ -70,11 +70,15 @@ def summarize(
     >>> import jax, jax.numpy as jnp
     >>> from flaxen import linen as nn
     >>> from flaxen.tabulate import summarize
-    >>> table = summarize(nn.Dense(3), jax.random.key(0), jnp.ones((2, 4)))
+    >>> class Affine(nn.Module):
+    ...   @nn.compact
+    ...   def __call__(self, x):
+    ...     return x @ self.param('w', jax.nn.initializers.ones, (x.shape[-1], 3))
+    >>> table = summarize(Affine(), jax.random.key(0), jnp.ones((2, 4)))
     >>> [(row.path, type(row.module_copy).__name__) for row in table]
-    [((), 'Dense')]
+    [((), 'Affine')]
     >>> table[0].size_and_bytes(table.collections)
-    {'params': (15, 60)}
+    {'params': (12, 48)}
     """
     init_kwargs = {"method": method, "capture_intermediates": capture_intermediates}
     calls, variables = collect(
@@ -145,34 +149,40 @@ def tabulate(
 
     >>> import jax, jax.numpy as jnp
     >>> from flaxen import linen as nn
+    >>> class Dense(nn.Module):
+    ...   features: int
+    ...   @nn.compact
+    ...   def __call__(self, x):
+    ...     w = self.param('kernel', jax.nn.initializers.lecun_normal(),
+    ...                    (x.shape[-1], self.features))
+    ...     return x @ w
     >>> class Foo(nn.Module):
     ...   @nn.compact
     ...   def __call__(self, x):
-    ...     return nn.Dense(2)(nn.Dense(4)(x))
-    >>> text = nn.tabulate(Foo(), jax.random.key(0), console_kwargs={'force_terminal': False})(
-    ...     jnp.ones((16, 9)))
-    >>> print(text)  # doctest: +NORMALIZE_WHITESPACE
+    ...     h = Dense(4)(x)
+    ...     return Dense(2)(h)
+    >>> tabulate_fn = nn.tabulate(Foo(), jax.random.key(0),
+    ...                           console_kwargs={'force_terminal': False})
+    >>> print(tabulate_fn(jnp.ones((16, 9))))  # doctest: +NORMALIZE_WHITESPACE
     <BLANKLINE>
-                                    Foo Summary
+                                Foo Summary
     ┏━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┓
     ┃ path    ┃ module ┃ inputs        ┃ outputs       ┃ params               ┃
     ┡━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━┩
     │         │ Foo    │ float32[16,9] │ float32[16,2] │                      │
     ├─────────┼────────┼───────────────┼───────────────┼──────────────────────┤
-    │ Dense_0 │ Dense  │ float32[16,9] │ float32[16,4] │ bias: float32[4]     │
-    │         │        │               │               │ kernel: float32[9,4] │
+    │ Dense_0 │ Dense  │ float32[16,9] │ float32[16,4] │ kernel: float32[9,4] │
     │         │        │               │               │                      │
-    │         │        │               │               │ 40 (160 B)           │
+    │         │        │               │               │ 36 (144 B)           │
     ├─────────┼────────┼───────────────┼───────────────┼──────────────────────┤
-    │ Dense_1 │ Dense  │ float32[16,4] │ float32[16,2] │ bias: float32[2]     │
-    │         │        │               │               │ kernel: float32[4,2] │
+    │ Dense_1 │ Dense  │ float32[16,4] │ float32[16,2] │ kernel: float32[4,2] │
     │         │        │               │               │                      │
-    │         │        │               │               │ 10 (40 B)            │
+    │         │        │               │               │ 8 (32 B)             │
     ├─────────┼────────┼───────────────┼───────────────┼──────────────────────┤
-    │         │        │               │         Total │ 50 (200 B)           │
+    │         │        │               │         Total │ 44 (176 B)           │
     └─────────┴────────┴───────────────┴───────────────┴──────────────────────┘
     <BLANKLINE>
-                          Total Parameters: 50 (200 B)
+                          Total Parameters: 44 (176 B)
     <BLANKLINE>
     <BLANKLINE>
     """
