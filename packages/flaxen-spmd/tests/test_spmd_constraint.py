@@ -256,9 +256,13 @@ def test_unbox_applies_the_mapped_constraint(mesh):
 
 
 def test_abstract_values_are_not_constrained(mesh):
-    box = spmd.LogicallyPartitioned(jax.ShapeDtypeStruct((2, 4), jnp.float32), ("batch", None))
+    value = jax.ShapeDtypeStruct((2, 4), jnp.float32)
+    logical = spmd.LogicallyPartitioned(value, ("batch", None))
+    physical = nn.Partitioned(value, ("data", None))
     with jax.set_mesh(mesh), spmd.logical_axis_rules(RULES):
-        assert box.unbox() is box.value
+        assert logical.unbox() is value and physical.unbox() is value
+        # not even inside a trace, where a constraint would stage a constant
+        assert constraints(lambda x: (logical.unbox(), physical.unbox(), x)[-1], X) == []
 
 
 def test_with_logical_partitioning_wraps_initializers():

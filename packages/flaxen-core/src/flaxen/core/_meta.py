@@ -152,7 +152,9 @@ class Partitioned(AxisMetadata[A]):
         return dataclasses.replace(self, **updates)
 
     def unbox(self, apply_constraint: bool = True) -> A:
-        if not apply_constraint:
+        if not apply_constraint or isinstance(self.value, jax.ShapeDtypeStruct):
+            # A constraint on an abstract value (shape checks read boxes of
+            # jax.eval_shape results) would materialise a full-size array.
             return self.value
         mesh = self.mesh if self.mesh is not None else get_global_mesh()
         if mesh is None:
