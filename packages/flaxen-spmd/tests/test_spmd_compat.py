@@ -207,3 +207,26 @@ def test_scanned_model_variables_and_specs(mesh, partition_name):
         out_theirs = jax.jit(lambda v: _scanned(flax_nn, partition_name).apply(v, x)[0])(theirs)
     np.testing.assert_array_equal(out_ours, out_theirs)
     assert out_ours.sharding.spec == out_theirs.sharding.spec
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "LogicallyPartitioned", "get_logical_axis_rules", "logical_axis_rules",
+        "logical_to_mesh", "logical_to_mesh_axes", "logical_to_mesh_sharding",
+        "set_logical_axis_rules", "with_logical_constraint", "with_logical_partitioning",
+    ],
+)  # fmt: skip
+def test_same_signatures(name):
+    import inspect
+
+    ours = inspect.signature(getattr(nn, name)).parameters
+    theirs = inspect.signature(getattr(flax_nn, name)).parameters
+    assert [(p.name, p.kind) for p in ours.values()] == [(p.name, p.kind) for p in theirs.values()]
+    defaults = [
+        (p.name, p.default) for p in theirs.values() if p.default is None or p.default == ()
+    ]
+    assert defaults == [
+        (p.name, p.default) for p in ours.values() if p.default is None or p.default == ()
+    ]
+    assert [e.value for e in spmd.RulesFallback] == [e.value for e in flax_nn.spmd.RulesFallback]

@@ -76,3 +76,16 @@ def test_tables_are_identical(flax_tables, flaxen_tables):
     assert not failed, failed
     mismatched = [case for case in compared if flaxen_tables[case] != flax_tables[case]]
     assert not mismatched, mismatched
+
+
+def test_same_signature():
+    import inspect
+
+    flax_nn = pytest.importorskip("flax.linen")
+    ours = inspect.signature(nn.tabulate).parameters
+    theirs = inspect.signature(flax_nn.tabulate).parameters
+    assert [(p.name, p.kind) for p in ours.values()] == [(p.name, p.kind) for p in theirs.values()]
+    for name in ("depth", "show_repeated", "console_kwargs", "compute_flops", "compute_vjp_flops"):
+        assert ours[name].default == theirs[name].default
+    assert dict(ours["table_kwargs"].default) == dict(theirs["table_kwargs"].default) == {}
+    assert repr(ours["mutable"].default) == repr(theirs["mutable"].default)
