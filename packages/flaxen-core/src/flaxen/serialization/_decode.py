@@ -281,12 +281,13 @@ class Decoder:
 
 
 def _flax_layout_ndarray(buf: bytes, pos: int, end: int) -> np.ndarray | None:
-    """The array of an ext payload in the exact layout Flax writes, else None.
+    """The array of an ext payload in the layout Flax writes, else None.
 
     The common case, decoded without the general machinery: a fixarray of
-    three, a fixarray of positive fixints, the fixstr name of a dtype met
-    before, a bin. Anything else (including any inconsistency) returns None
-    and ``Decoder._ndarray`` reads, checks and reports it.
+    three, a fixarray of dimensions (each a positive fixint or, from 128 on,
+    the uint 8/16/32/64 msgpack writes for larger ones), the fixstr name of a
+    supported dtype, a bin. Anything else (including any inconsistency)
+    returns None and ``Decoder._ndarray`` reads, checks and reports it.
     """
     try:
         if buf[pos] != 0x93:
@@ -295,10 +296,25 @@ def _flax_layout_ndarray(buf: bytes, pos: int, end: int) -> np.ndarray | None:
         if not 0 <= ndim < 16:
             return None
         pos += 2
-        dims = buf[pos : pos + ndim]
-        pos += ndim
-        name_end = pos + 1 + buf[pos] - 0xA0
-        dtype = _DTYPES_BY_RAW_NAME.get(buf[pos:name_end])
+        dims: Any = buf[pos : pos + ndim]
+        if dims.isascii():  # every dimension below 128: one byte each
+            pos += ndim
+        else:
+            dims, pos = _uint_dims(buf, pos, ndim)
+            if dims is None:
+                return None
+        name_len = buf[pos] - 0xA0
+        if not 0 <= name_len < 32:
+            return None
+        name_end = pos + 1 + name_len
+        raw_name = buf[pos:name_end]
+        if len(raw_name) != 1 + name_len:
+            return None
+        dtype = _DTYPES_BY_RAW_NAME.get(raw_name)
+        if dtype is None:
+            dtype = _cache_dtype(raw_name, pos)
+            if dtype is None:
+                return None
         pos = name_end
         b = buf[pos]
         if b == 0xC4:
@@ -315,12 +331,45 @@ def _flax_layout_ndarray(buf: bytes, pos: int, end: int) -> np.ndarray | None:
     except (IndexError, struct.error):
         return None
     # Every read above is before pos, so this also proves they stayed in the payload.
-    if dtype is None or pos + nbytes != end or len(dims) != ndim or not dims.isascii():
+    if pos + nbytes != end or len(dims) != ndim:
         return None
     size = math.prod(dims)
+    # A positive size that matches the data also bounds every dimension.
     if size * dtype.itemsize != nbytes or size == 0:
         return None
     return np.frombuffer(buf, dtype=dtype, count=size, offset=pos).reshape(tuple(dims))
+
+
+# Type byte of a msgpack uint -> (width, reader).
+_UINTS = {0xCC: (1, _U8), 0xCD: (2, _U16), 0xCE: (4, _U32), 0xCF: (8, _U64)}
+
+
+def _uint_dims(buf: bytes, pos: int, ndim: int) -> tuple[list[int] | None, int]:
+    """``ndim`` dimensions written as positive fixints or msgpack uints."""
+    dims = []
+    for _ in range(ndim):
+        b = buf[pos]
+        if b < 0x80:
+            dims.append(b)
+            pos += 1
+            continue
+        number = _UINTS.get(b)
+        if number is None:
+            return None, pos
+        width, reader = number
+        dims.append(reader(buf, pos + 1)[0])
+        pos += 1 + width
+    return dims, pos
+
+
+def _cache_dtype(raw_name: bytes, pos: int) -> np.dtype[Any] | None:
+    """The dtype of a packed fixstr name not met before, cached; None if unsupported."""
+    try:
+        dtype = dtype_from_name(raw_name[1:].decode("utf-8"), pos)
+    except (UnicodeDecodeError, MsgpackRestoreError):
+        return None
+    _DTYPES_BY_RAW_NAME[raw_name] = dtype
+    return dtype
 
 
 def _check_shape(shape: Any, what: str, pos: int) -> tuple[int, ...]:

@@ -127,19 +127,6 @@ def dtype_from_name(name: Any, pos: int) -> np.dtype[Any]:
         ) from None
     _DTYPE_CACHE[name] = dtype
     return dtype
-    if not isinstance(name, str) or not _DTYPE_NAME.fullmatch(name):
-        raise MsgpackRestoreError(f"invalid dtype name {name!r} (at byte {pos})")
-    try:
-        dtype = np.dtype(name)
-    except (TypeError, ValueError):
-        raise MsgpackRestoreError(f"unknown dtype {name!r} (at byte {pos})") from None
-    if not _is_supported(dtype) or dtype.name != name:
-        raise MsgpackRestoreError(
-            f"dtype {name!r} is not allowed in a checkpoint (only boolean, numeric,"
-            f" datetime and ml_dtypes arrays are) (at byte {pos})"
-        )
-    _DTYPE_CACHE[name] = dtype
-    return dtype
 
 
 # dtype -> its name packed as a msgpack str, for the dtypes writable_array accepted.
