@@ -1,8 +1,11 @@
 """The plugin-backed ``flaxen.linen`` namespace: lookups, errors, dir, importable modules,
 and third-party exports and lifted transforms registered through the plugin hooks."""
 
+import ast
 import importlib
 import importlib.metadata
+import pathlib
+import subprocess
 import sys
 import textwrap
 
@@ -83,6 +86,74 @@ def test_dir_lists_module_names_and_plugin_names():
         assert name in names
     registry = plugins.get_registry()
     assert set(registry.names("linen_exports")) <= set(names)
+    # What the package's own source needs is not part of the namespace.
+    assert not {"Any", "TYPE_CHECKING", "annotations"} & set(names)
+
+
+def _type_checking_imports():
+    """``{name: module}`` of the imports in ``if TYPE_CHECKING:`` blocks of linen's __init__."""
+    source = (pathlib.Path(nn.__file__)).read_text()
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom), ast.unparse(stmt)
+                for alias in stmt.names:
+                    assert alias.asname == alias.name, ast.unparse(stmt)  # re-exported
+                    module = "." * stmt.level + (stmt.module or "")
+                    found[alias.name] = module
+    return found
+
+
+_PLUGIN_PACKAGES = {
+    "flaxen-layers": "flaxen.layers",
+    "flaxen-spmd": "flaxen.spmd",
+    "flaxen-tabulate": "flaxen.tabulate",
+}
+
+
+@pytest.mark.parametrize("distribution", sorted(_PLUGIN_PACKAGES))
+def test_type_checking_imports_match_the_first_party_plugins(distribution):
+    package = _PLUGIN_PACKAGES[distribution]
+    imports = _type_checking_imports()
+    declared = {
+        name
+        for name, module in imports.items()
+        if module == package
+        or module.startswith(package + ".")
+        or (module == "flaxen" and f"flaxen.{name}" == package)
+    }
+    assert declared == {n for n, d in _first_party.PROVIDER.items() if d == distribution}
+    if not _installed(distribution):
+        pytest.skip(f"{distribution} is not installed")
+    registry = plugins.Registry(strict=False, disabled=())
+    registered = {
+        name
+        for name in registry.names("linen_exports")
+        if registry.provider("linen_exports", name).distribution == distribution
+    }
+    assert declared == registered
+
+
+def test_type_checking_imports_are_not_made_at_run_time():
+    imports = _type_checking_imports()
+    assert {"Dense", "tabulate", "with_logical_constraint", "vmap"} <= set(imports)
+    # The modules those names live in (layers, the tabulate code, linen's own
+    # transforms) are imported on first use of a name, not by ``import``.
+    modules = set()
+    for name, module in imports.items():
+        if module.startswith("."):
+            modules.add(f"flaxen.linen{module}")
+        elif module in ("flaxen", "flaxen.layers"):  # ``from flaxen.layers import linear``
+            modules.add(f"{module}.{name}")
+        else:
+            modules.add(module)
+    code = (
+        "import sys; from flaxen import linen; "
+        f"print(sorted(set({sorted(modules)!r}) & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_missing_first_party_distribution_is_an_import_error(use_registry):
@@ -177,6 +248,9 @@ def test_third_party_lifted_transform_and_exports(use_registry, plugin_dir):
 
         assert tp_tools.helper() == "helped"
         assert importlib.import_module("flaxen.linen.tp_tools") is sys.modules["tp_transforms_impl"]
+        # Imported under a second name, the module keeps its own spec.
+        assert tp_tools.__spec__.name == tp_tools.__name__ == "tp_transforms_impl"
+        assert importlib.reload(tp_tools) is tp_tools
     finally:
         for name in ("my_twice", "Shout", "tp_tools"):
             vars(nn).pop(name, None)

@@ -11,8 +11,8 @@ registry on first access and then cached as ordinary module attributes, so
 from __future__ import annotations
 
 import importlib.abc
-import importlib.metadata
 import importlib.machinery
+import importlib.metadata
 import sys
 import types
 from typing import Any
@@ -74,14 +74,23 @@ def exported_names() -> list[str]:
 
 
 class _ExistingModuleLoader(importlib.abc.Loader):
+    """Loads an already imported module under a second name, leaving it as it was.
+
+    The import system stamps the spec it found (``flaxen.linen.<name>``) on
+    the module between ``create_module`` and ``exec_module``; the module's
+    own spec is put back, so it still reloads, pickles and reports itself
+    under its real name.
+    """
+
     def __init__(self, module: types.ModuleType) -> None:
         self.module = module
+        self.own_spec = getattr(module, "__spec__", None)
 
     def create_module(self, spec: Any) -> types.ModuleType:
         return self.module
 
     def exec_module(self, module: types.ModuleType) -> None:
-        pass
+        module.__spec__ = self.own_spec
 
 
 class ExportedModuleFinder(importlib.abc.MetaPathFinder):
