@@ -37,6 +37,10 @@ def run_doctests():
     """
 
     def run(package_name: str, skip: tuple[str, ...] = ()) -> int:
+        if os.environ.get("FLAXEN_SKIP_DOCTESTS"):
+            # Examples print jax objects, whose reprs change between jax
+            # releases: they are written against the newest one.
+            pytest.skip("doctests skipped (FLAXEN_SKIP_DOCTESTS is set)")
         finder = doctest.DocTestFinder(exclude_empty=True)
         runner = doctest.DocTestRunner(optionflags=_DOCTEST_FLAGS)
         attempted = 0
