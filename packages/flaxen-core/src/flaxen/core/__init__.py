@@ -8,7 +8,7 @@ end over this core.
 
 from importlib.metadata import version as _version
 
-from flaxen import traceback_util as _traceback_util  # registers core's files for hiding
+from flaxen import traceback_util as _traceback_util  # noqa: F401  (registers core's files for hiding)
 
 from . import lift as lift
 from . import meta as meta
