@@ -304,11 +304,6 @@ def test_getattr_hint_on_unbound_modules():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Module.__getattr__ gives the setup hint for bound modules too; flax says only"
-    ' \'"S" object has no attribute "zz".\' once setup has run',
-)
 def test_getattr_message_on_bound_modules():
     class S(nn.Module):
         def setup(self):

@@ -1082,11 +1082,7 @@ def _run(name, nn):
     return fn(nn)
 
 
-KNOWN_FAILURES = {
-    "switch_multi_head": "_naming.adopt_fields does not adopt the layers built in setup for a"
-    " Sequential (their parent is the setup's module), so they are never bound; see"
-    " test_sequential_built_in_setup in test_linen_module_api.py",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -155,22 +155,42 @@ def test_incorrect_post_init_override_as_a_submodule():
         Outer().init(KEY, 1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="at the top level, _apply.bound_clone (and Module.clone) read attrs['_state'] and"
-    " raise KeyError('_state') before any check; flax raises IncorrectPostInitOverrideError",
-)
-@pytest.mark.parametrize("call", ["init", "apply", "bind"])
+TOP_LEVEL_CALLS = {
+    "init": lambda m: m.init(KEY, jnp.ones(3)),
+    "init_with_output": lambda m: m.init_with_output(KEY, jnp.ones(3)),
+    "lazy_init": lambda m: m.lazy_init(KEY, jnp.ones(3)),
+    "apply": lambda m: m.apply({}, jnp.ones(3)),
+    "bind": lambda m: m.bind({}),
+    "unbind": lambda m: m.unbind(),
+    "module_paths": lambda m: m.module_paths(KEY, jnp.ones(3)),
+}
+
+
+@pytest.mark.parametrize("call", sorted(TOP_LEVEL_CALLS))
 def test_incorrect_post_init_override_at_the_top_level(call):
     module = NoSuper(x=3)
     assert module.x_square == 9
-    run = {
-        "init": lambda: module.init(KEY, jnp.ones(3)),
-        "apply": lambda: module.apply({}, jnp.ones(3)),
-        "bind": lambda: module.bind({}),
-    }[call]
-    with raises(errors.IncorrectPostInitOverrideError, POST_INIT):
-        run()
+    with raises(errors.IncorrectPostInitOverrideError, POST_INIT, RuntimeError):
+        TOP_LEVEL_CALLS[call](module)
+
+
+def test_a_module_without_super_post_init_is_still_a_dataclass():
+    # As in flax: only running it (or a compact method) needs the Module set up.
+    class Plain(nn.Module):
+        x: float
+
+        def __post_init__(self):
+            object.__setattr__(self, "doubled", 2 * self.x)
+
+        def __call__(self, inputs):
+            return inputs + self.doubled
+
+    module = Plain(x=3.0)
+    assert module.scope is None
+    assert module(1.0) == 7.0
+    clone = module.clone(x=1.0)
+    assert (clone.x, clone.doubled) == (1.0, 2.0)
+    assert module == Plain(x=3.0)
 
 
 # -- init/apply on the class -------------------------------------------------------------------
@@ -364,13 +384,6 @@ def test_jax_transforms_and_modules_do_not_mix():
 # -- properties ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flaxen.linen never raises DescriptorAttributeError: Module.__getattr__ turns the"
-    " property's inner AttributeError into 'object has no attribute \"prop\"'; flax raises"
-    " DescriptorAttributeError ('Trying to access a property that is accessing a non-existent"
-    " attribute.')",
-)
 @pytest.mark.parametrize("bound", [True, False], ids=["in-apply", "unbound"])
 def test_descriptor_attribute_error(bound):
     class Foo(nn.Module):
@@ -381,11 +394,29 @@ def test_descriptor_attribute_error(bound):
         def __call__(self, x):
             return self.prop
 
-    with pytest.raises(errors.DescriptorAttributeError):
+    with pytest.raises(errors.DescriptorAttributeError) as info:
         if bound:
             Foo().init(KEY, jnp.ones((1, 8)))
         else:
             Foo().prop
+    assert str(info.value).startswith(
+        "A property of this Module is accessing a non-existent attribute."
+    )
+    assert isinstance(info.value, AttributeError)
+
+
+def test_descriptor_attribute_error_for_any_attribute_error_in_a_property():
+    class Foo(nn.Module):
+        @property
+        def prop(self):
+            raise AttributeError("custom")
+
+    with pytest.raises(errors.DescriptorAttributeError):
+        Foo().prop
+    # An attribute that does not exist at all is an ordinary AttributeError.
+    with pytest.raises(AttributeError) as info:
+        Foo().missing
+    assert type(info.value) is AttributeError
 
 
 # -- scope errors through modules ------------------------------------------------------------------

@@ -192,11 +192,6 @@ def test_a_param_and_a_variable_of_another_collection_may_share_a_name(order):
     assert tree(variables) == {"params": {"mean": None}, "stats": {"mean": None}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_naming.claim_name treats two variables of the same name as a clash whatever their"
-    " collections; flax 0.12 reserves names per collection, so 'a'/'mean' and 'b'/'mean' coexist",
-)
 def test_variables_of_different_collections_may_share_a_name():
     def body(mdl, x):
         _variable("a")(mdl, "mean")
@@ -206,19 +201,33 @@ def test_variables_of_different_collections_may_share_a_name():
     assert tree(variables) == {"a": {"mean": None}, "b": {"mean": None}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a param and a 'params' variable of the same name pass _naming.claim_name (different"
-    " kinds) and the core Scope raises instead, naming the param and the scope path '/';"
-    ' flax says: Could not create variable "w" in Module M: Name in use.',
+@pytest.mark.parametrize(
+    "first, second, kind",
+    [(_param, _variable("params"), "variable"), (_variable("params"), _param, "param")],
+    ids=["param-first", "variable-first"],
 )
-def test_a_param_and_a_params_variable_clash():
+def test_a_param_and_a_params_variable_clash(first, second, kind):
     def body(mdl, x):
-        _param(mdl, "w")
-        _variable("params")(mdl, "w")
+        first(mdl, "w")
+        second(mdl, "w")
 
-    with pytest.raises(NameInUseError, match=r'^Could not create variable "w" in Module M: '):
+    with pytest.raises(NameInUseError) as info:
         _compact(body)().init(KEY, 1.0)
+    assert str(info.value).startswith(f'Could not create {kind} "w" in Module M: Name in use.')
+
+
+def test_variables_of_different_collections_may_share_a_name_in_setup():
+    class M(nn.Module):
+        def setup(self):
+            self.a = self.variable("a", "mean", jnp.zeros, (1,))
+            self.b = self.variable("b", "mean", jnp.ones, (1,))
+
+        def __call__(self, x):
+            return self.a.value + self.b.value
+
+    out, variables = M().init_with_output(KEY, 1.0)
+    assert tree(variables) == {"a": {"mean": None}, "b": {"mean": None}}
+    assert out == 1.0
 
 
 def test_setup_names_are_permanent():
@@ -429,15 +438,6 @@ def test_a_setup_submodule_passed_to_another_submodule_is_shared():
     assert a == b
 
 
-UNBOUND_SETUP_ORPHANS = (
-    "_naming.adopt_fields (_needs_adoption) only adopts field modules whose parent is None; a"
-    " module built in a setup and not assigned to an attribute keeps that module as parent and"
-    " no scope, so the module it is passed to never binds it (CallCompactUnboundModuleError);"
-    " flax adopts it under the field name"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=UNBOUND_SETUP_ORPHANS)
 def test_an_unassigned_setup_module_passed_to_another_is_adopted():
     class P(nn.Module):
         def setup(self):
@@ -449,12 +449,6 @@ def test_an_unassigned_setup_module_passed_to_another_is_adopted():
     assert tree(P().init(KEY, 1.0)) == {"params": {"wrap": {"inner": {"w": None}}}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flax adopts an orphan (parent=None) built in a compact method into the first"
-    " module it is passed to and shares it with later ones (only Wrap_0/inner exists);"
-    " flaxen clones it into each (Wrap_0/inner and Wrap_1/inner)",
-)
 def test_an_orphan_passed_to_two_wrappers_in_compact_is_shared():
     class P(nn.Module):
         @nn.compact
@@ -463,6 +457,103 @@ def test_an_orphan_passed_to_two_wrappers_in_compact_is_shared():
             return Wrap(d)(x) + Wrap(d)(x)
 
     assert tree(P().init(KEY, 1.0)) == {"params": {"Wrap_0": {"inner": {"w": None}}}}
+
+
+class Pair(nn.Module):
+    a: nn.Module
+    b: nn.Module
+
+    def __call__(self, x):
+        return self.a(x) + self.b(x)
+
+
+class Items(nn.Module):
+    items: list
+
+    def __call__(self, x):
+        return sum(item(x) for item in self.items)
+
+
+def test_an_orphan_is_adopted_once_per_tree_by_its_first_adopter():
+    leaf = Leaf()
+    model = Pair(Wrap(leaf), Wrap(leaf))
+    variables = model.init(KEY, 1.0)
+    assert tree(variables) == {"params": {"a": {"inner": {"w": None}}}}
+    w = variables["params"]["a"]["inner"]["w"]
+    assert model.apply(variables, 2.0) == 2 * (2.0 * w)
+    # Every init adopts afresh: the orphan is not tied to an earlier tree.
+    other = model.init(jax.random.key(1), 1.0)
+    assert tree(other) == tree(variables) and other["params"]["a"]["inner"]["w"] != w
+    bound = model.bind(variables)
+    assert bound.b.inner is bound.a.inner and bound.b.inner.path == ("a", "inner")
+    assert leaf.scope is None and leaf.parent is None and leaf.name is None
+
+    # The same in setup: the orphan is shared by everything it is handed to.
+    class Twice(nn.Module):
+        def setup(self):
+            orphan = Leaf(parent=None)
+            self.x = orphan
+            self.w = Wrap(orphan)
+
+        def __call__(self, x):
+            return self.x(x) + self.w(x)
+
+    assert tree(Twice().init(KEY, 1.0)) == {"params": {"x": {"w": None}}}
+
+
+def test_field_modules_are_adopted_field_by_field():
+    # A field's module adopts its own fields before the next field is adopted...
+    leaf = Leaf()
+    assert tree(Pair(Wrap(leaf), leaf).init(KEY, 1.0)) == {"params": {"a": {"inner": {"w": None}}}}
+    assert tree(Pair(leaf, Wrap(leaf)).init(KEY, 1.0)) == {"params": {"a": {"w": None}}}
+    # ...but the modules of one field are all named first.
+    assert tree(Items([Wrap(leaf), leaf]).init(KEY, 1.0)) == {"params": {"items_1": {"w": None}}}
+
+
+def test_setup_modules_are_adopted_when_their_adopter_is_bound():
+    class PassedFirst(nn.Module):
+        def setup(self):
+            leaf = Leaf()
+            self.a = Wrap(leaf)  # binds a, which adopts leaf as a/inner
+            self.leaf = leaf
+
+        def __call__(self, x):
+            return self.leaf(x) + self.a(x)
+
+    class AssignedFirst(nn.Module):
+        def setup(self):
+            leaf = Leaf()
+            wrap = Wrap(leaf)
+            self.leaf = leaf  # named here: wrap finds it bound and shares it
+            self.a = wrap
+
+        def __call__(self, x):
+            return self.a(x) + self.leaf(x)
+
+    class OneAssignment(nn.Module):
+        def setup(self):
+            leaf = Leaf()
+            self.a = [Wrap(leaf), leaf]  # both named before a_0 adopts
+
+        def __call__(self, x):
+            return self.a[0](x) + self.a[1](x)
+
+    assert tree(PassedFirst().init(KEY, 1.0)) == {"params": {"a": {"inner": {"w": None}}}}
+    assert tree(AssignedFirst().init(KEY, 1.0)) == {"params": {"leaf": {"w": None}}}
+    assert tree(OneAssignment().init(KEY, 1.0)) == {"params": {"a_1": {"w": None}}}
+
+
+def test_field_modules_are_bound_before_setup_runs():
+    # The transfer-learning guide reaches a field module through a lambda:
+    # no method of the bound model (so no setup) runs first.
+    backbone = Leaf()
+    backbone_variables = backbone.init(KEY, 1.0)
+    model = Wrap(backbone)
+    variables = {"params": {"inner": backbone_variables["params"]}}
+    same = model.apply(variables, 3.0, method=lambda m, x: m.inner(x))
+    assert same == backbone.apply(backbone_variables, 3.0)
+    bound = model.bind(variables)
+    assert bound.inner.path == ("inner",) and bound.inner.parent is bound
 
 
 def test_a_detached_module_reserves_no_name():

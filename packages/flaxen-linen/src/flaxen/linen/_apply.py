@@ -20,20 +20,39 @@ from flaxen.core._filters import DenyList, Filter, union_filters
 from flaxen.errors import (
     ApplyModuleInvalidMethodError,
     CallUnbindOnUnboundModuleError,
+    IncorrectPostInitOverrideError,
     InvalidInstanceModuleError,
 )
 
+from . import _naming
 from ._intercept import intercept_methods
 from ._state import ModuleState, context
 
 _DEFAULT_MUTABLE = DenyList("intermediates")
 
 
-def check_instance(module: Any) -> None:
+def _is_module(x: Any) -> bool:
     from ._module import Module
 
-    if not isinstance(module, Module):
+    return isinstance(x, Module)
+
+
+def check_instance(module: Any) -> None:
+    if not _is_module(module):
         raise InvalidInstanceModuleError()
+
+
+def check_module(module: Any) -> None:
+    """What the Module methods check first: an instance, constructed properly.
+
+    Raises:
+      InvalidInstanceModuleError: called on the class instead of an instance.
+      IncorrectPostInitOverrideError: its ``__post_init__`` never called
+        ``super().__post_init__()``.
+    """
+    check_instance(module)
+    if "_state" not in module.__dict__:
+        raise IncorrectPostInitOverrideError()
 
 
 def resolve_method(module: Any, method: Callable[..., Any] | str | None) -> Callable[..., Any]:
@@ -50,7 +69,9 @@ def resolve_method(module: Any, method: Callable[..., Any] | str | None) -> Call
         if not callable(attribute):
             raise ApplyModuleInvalidMethodError(method)
         method = attribute
-    if inspect.ismethod(method) and method.__self__ is module:
+    if inspect.ismethod(method) and _is_module(method.__self__):
+        # A method of this or any other Module instance: its function runs on
+        # the applied module.
         return method.__func__
     if not callable(method):
         raise ApplyModuleInvalidMethodError(method)
@@ -71,7 +92,8 @@ def bound_clone(module: Any, scope: core.Scope) -> Any:
     re-running the constructor, at a fraction of the cost.
     """
     attrs = module.__dict__
-    if attrs.get("scope") is not None or attrs["_state"].setup_called:
+    state = attrs.get("_state")
+    if state is None or attrs.get("scope") is not None or state.setup_called:
         return module.clone(parent=scope)
     clone = object.__new__(type(module))
     new_attrs = clone.__dict__
@@ -80,6 +102,7 @@ def bound_clone(module: Any, scope: core.Scope) -> Any:
     state.is_initialized = True
     new_attrs["scope"] = scope
     new_attrs["parent"] = scope
+    _naming.adopt_fields(clone)
     return clone
 
 
@@ -193,7 +216,7 @@ def module_paths(
         if instance.__dict__.get("scope") is not None:
             path = "/".join(instance.path)
             if path not in found or show_repeated:
-                found[path] = instance.clone(parent=None, name=instance.name)
+                found[path] = instance.clone(parent=None, name=None)
         return next_fun(*call_args, **call_kwargs)
 
     def run(rngs: Any, *args: Any, **kwargs: Any) -> Any:

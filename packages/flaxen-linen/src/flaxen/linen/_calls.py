@@ -10,8 +10,12 @@ of a wrapped method:
    same names and reuse their variables;
 3. pushes the Module on the context stack (submodules constructed now get it
    as parent), runs ``setup`` if it has not run, goes through the active
-   interceptors, and records the output in ``intermediates`` when
-   ``capture_intermediates`` asks for it.
+   interceptors inside a ``jax.named_scope`` (``'<name>'`` for ``__call__``,
+   ``'<name>.<method>'`` otherwise), and records the output in
+   ``intermediates`` when ``capture_intermediates`` asks for it.
+
+``setup`` itself runs the same way (``run_setup``): interceptors see it, and
+submodules built in it get its module as parent however it was triggered.
 """
 
 from __future__ import annotations
@@ -43,6 +47,37 @@ def module_state(module: Any) -> Any:
     return state
 
 
+def scope_name(module: Any, name: str) -> str:
+    """The ``jax.named_scope`` of a method call: ``'<module name>'`` or ``'<name>.<method>'``.
+
+    Unnamed (root) modules go by their class name.
+    """
+    base = module.__dict__.get("name") or type(module).__name__
+    return base if name == "__call__" else f"{base}.{name}"
+
+
+def invoke(module: Any, fun: Callable[..., Any], name: str, args: tuple, kwargs: dict) -> Any:
+    """Calls ``fun(module, ...)`` through the interceptors, in a named scope when bound."""
+    if module.__dict__.get("scope") is not None and _flags["flaxen_profile"]:
+        with jax.named_scope(scope_name(module, name)):
+            if context.interceptors:
+                return run_intercepted(fun, module, name, args, kwargs)
+            return fun(module, *args, **kwargs)
+    if context.interceptors:
+        return run_intercepted(fun, module, name, args, kwargs)
+    return fun(module, *args, **kwargs)
+
+
+def run_setup(module: Any, setup: Callable[..., Any]) -> None:
+    """Runs ``setup`` as a method of ``module``: submodules built in it get ``module`` as parent."""
+    stack = context.module_stack
+    stack.append(module)
+    try:
+        invoke(module, setup, "setup", (), {})
+    finally:
+        stack.pop()
+
+
 def call_method(
     module: Any, fun: Callable[..., Any], name: str, flags: int, args: tuple, kwargs: dict
 ) -> Any:
@@ -50,7 +85,14 @@ def call_method(
     attrs = module.__dict__
     state = attrs.get("_state")
     if state is None:
-        raise IncorrectPostInitOverrideError()
+        # A method called by an overridden __post_init__ before it calls
+        # super().__post_init__() (or by one that never does): a plain call,
+        # except that a compact method needs the module bound.
+        if flags & COMPACT:
+            raise IncorrectPostInitOverrideError()
+        if context.interceptors:
+            return run_intercepted(fun, module, name, args, kwargs)
+        return fun(module, *args, **kwargs)
     scope = attrs.get("scope")
     entering = False
     if flags & COMPACT:
@@ -66,18 +108,12 @@ def call_method(
     stack = context.module_stack
     stack.append(module)
     try:
-        if scope is not None and not state.setup_called:
-            module._try_setup(shallow=bool(flags & LIFTED))
-        if context.interceptors:
-            call = functools.partial(run_intercepted, fun, module, name)
-            if scope is not None and _flags["flaxen_profile"]:
-                with jax.named_scope(attrs.get("name") or type(module).__name__):
-                    y = call(args, kwargs)
-            else:
-                y = call(args, kwargs)
-        elif scope is not None and _flags["flaxen_profile"]:
-            with jax.named_scope(attrs.get("name") or type(module).__name__):
-                y = fun(module, *args, **kwargs)
+        if scope is not None and not state.setup_called and not flags & LIFTED:
+            # (A lifted method runs setup on the module re-created inside the
+            # transform, not on this outer instance.)
+            module._try_setup()
+        if context.interceptors or (scope is not None and _flags["flaxen_profile"]):
+            y = invoke(module, fun, name, args, kwargs)
         else:
             y = fun(module, *args, **kwargs)
         if context.capture_stack and scope is not None:
@@ -102,7 +138,11 @@ def _maybe_capture(module: Any, name: str, y: Any) -> None:
 
 
 def wrap_method(fun: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """The wrapper installed on the class for a user method."""
+    """The wrapper installed on the class for a user method.
+
+    ``name`` is what interceptors, ``capture_intermediates`` and profiles see:
+    the function's own name (``__helper`` rather than ``_Cls__helper``).
+    """
     flags = (COMPACT if getattr(fun, "compact", False) else 0) | (
         LIFTED if getattr(fun, "lifted", False) else 0
     )

@@ -89,3 +89,8 @@ def make_dataclass(cls: type, kw_only: bool) -> None:
 def init_field_names(cls: type) -> tuple[str, ...]:
     """The fields ``__init__`` accepts, ``parent`` and ``name`` excluded."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.init and f.name not in RESERVED)
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """Every field, ``parent`` and ``name`` excluded."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in RESERVED)

@@ -23,16 +23,16 @@ from flaxen.errors import (
     AssignSubModuleError,
     CallSetupUnboundModuleError,
     CallShareScopeOnUnboundModuleError,
+    DescriptorAttributeError,
     MultipleMethodsCompactError,
     SetAttributeFrozenModuleError,
     SetAttributeInModuleSetupError,
 )
-
 from flaxen.traceback_util import api_boundary
 
 from . import _apply, _naming
-from ._calls import module_state, unwrap, wrap_method
-from ._dataclass import init_field_names, make_dataclass, unspecified_parent
+from ._calls import invoke, module_state, run_setup, unwrap, wrap_method
+from ._dataclass import field_names, init_field_names, make_dataclass, unspecified_parent
 from ._repr import module_repr
 from ._state import PARAM, VARIABLE, ModuleState, context
 
@@ -52,6 +52,13 @@ _BASE_API = frozenset(
 )  # fmt: skip
 
 
+def _is_descriptor(cls: type, name: str) -> bool:
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return hasattr(type(klass.__dict__[name]), "__get__")
+    return False
+
+
 def _tuple_append(xs: tuple, x: Any) -> tuple:
     return (*xs, x)
 
@@ -65,13 +72,30 @@ def _wrap_setup(setup: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(self: Module) -> None:
         if self.__dict__.get("scope") is None:
             raise CallSetupUnboundModuleError()
-        if module_state(self).in_setup:
-            return setup(self)
+        if module_state(self).in_setup:  # super().setup(), or a setup calling another's
+            return invoke(self, setup, "setup", (), {})
         self._try_setup()
         return None
 
     wrapped.unwrapped = setup  # type: ignore[attr-defined]
+    wrapped.method_handler_wrapped = True  # type: ignore[attr-defined]
     return wrapped
+
+
+def _is_user_method(name: str, value: Any) -> bool:
+    """Whether ``__init_subclass__`` wraps class attribute ``name``.
+
+    Every function a subclass defines is a wrapped method (``_private`` ones
+    too, as in Flax), except dunder methods other than ``__call__``, Module's
+    own API, ``@nowrap`` functions and functions wrapped already.
+    """
+    return (
+        isinstance(value, types.FunctionType)
+        and (name == "__call__" or not (name.startswith("__") and name.endswith("__")))
+        and name not in _BASE_API
+        and not getattr(value, "nowrap", False)
+        and not getattr(value, "method_handler_wrapped", False)
+    )
 
 
 class Module:
@@ -102,15 +126,18 @@ class Module:
     # Populated per subclass by __init_subclass__.
     _compact_name: ClassVar[str | None] = None
     _init_fields: ClassVar[tuple[str, ...]] = ()
-    if TYPE_CHECKING:  # dataclass fields every subclass gets, and the bound scope
+    _field_names: ClassVar[tuple[str, ...]] = ()
+    #: The bound scope; set per instance when the module is bound.
+    scope: Scope | None = None
+    if TYPE_CHECKING:  # dataclass fields every subclass gets
         parent: Module | Scope | None
         name: str | None
-        scope: Scope | None
 
     def __init_subclass__(cls, kw_only: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         make_dataclass(cls, kw_only)
         cls._init_fields = init_field_names(cls)
+        cls._field_names = field_names(cls)
         compact = [name for name, value in cls.__dict__.items() if getattr(value, "compact", False)]
         inherited = cls.__mro__[1]._compact_name if issubclass(cls.__mro__[1], Module) else None
         if inherited is not None and inherited not in cls.__dict__:
@@ -121,14 +148,8 @@ class Module:
         for name, value in list(cls.__dict__.items()):
             if name == "setup" and isinstance(value, types.FunctionType):
                 setattr(cls, name, _wrap_setup(value))
-            elif (
-                isinstance(value, types.FunctionType)
-                and (name == "__call__" or not name.startswith("_"))
-                and name not in _BASE_API
-                and not getattr(value, "nowrap", False)
-                and not getattr(value, "method_handler_wrapped", False)
-            ):
-                setattr(cls, name, wrap_method(value, name))
+            elif _is_user_method(name, value):
+                setattr(cls, name, wrap_method(value, value.__name__))
 
     # -- construction ------------------------------------------------------------
 
@@ -151,6 +172,7 @@ class Module:
                 raise AssignSubModuleError(type(self).__name__)
         elif isinstance(parent, Scope):
             attrs["scope"] = parent
+            _naming.adopt_fields(self)
         else:
             attrs["scope"] = None
         state.is_initialized = True
@@ -173,20 +195,22 @@ class Module:
             raise AttributeError(name)
         attrs = self.__dict__
         state = attrs.get("_state")
-        if (
-            state is not None
-            and attrs.get("scope") is not None
-            and not state.setup_called
-            and not state.in_setup
-        ):
+        bound = attrs.get("scope") is not None
+        if state is not None and bound and not state.setup_called and not state.in_setup:
             self._try_setup()
             if name in attrs:
                 return attrs[name]
-        raise AttributeError(
-            f'"{type(self).__name__}" object has no attribute "{name}". If "{name}" is'
-            " defined in '.setup()', remember these fields are only accessible from"
-            " inside 'init' or 'apply'."
-        )
+        if _is_descriptor(type(self), name):
+            # A property (or other descriptor) raised AttributeError: Python
+            # then falls back to __getattr__ under the property's own name.
+            raise DescriptorAttributeError() from None
+        message = f'"{type(self).__name__}" object has no attribute "{name}".'
+        if not bound:
+            message += (
+                f" If \"{name}\" is defined in '.setup()', remember these fields are only"
+                " accessible from inside 'init' or 'apply'."
+            )
+        raise AttributeError(message)
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) - {"_state"})
@@ -194,23 +218,16 @@ class Module:
     def __repr__(self) -> str:
         return module_repr(self)
 
-    def _try_setup(self, shallow: bool = False) -> None:
-        """Runs ``setup`` (and adopts field submodules) once, if bound.
-
-        ``shallow`` only adopts the field submodules: a transformed method runs
-        ``setup`` on the lifted clone, not on this (outer) instance.
-        """
+    def _try_setup(self) -> None:
+        """Runs ``setup`` once, if bound (the module's field submodules were adopted at binding)."""
         state = module_state(self)
         if state.setup_called or state.in_setup or self.__dict__.get("scope") is None:
             return
         state.in_setup = True
         try:
-            if not state.fields_adopted:
-                state.fields_adopted = True
-                _naming.adopt_fields(self)
-            if shallow:
-                return
-            unwrap(type(self).setup)(self)
+            setup = type(self).setup
+            if setup is not Module.setup:
+                run_setup(self, unwrap(setup))
             if type(self)._compact_name is not None:
                 scope = self.__dict__["scope"]
                 state.setup_reservations = {k: set(v) for k, v in scope.reservations.items()}
@@ -248,7 +265,8 @@ class Module:
         del _deep_clone, _reset_names
         attrs = self.__dict__
         kwargs = {field: attrs[field] for field in self._init_fields}
-        originals = attrs["_state"].originals
+        state = attrs.get("_state")
+        originals = state.originals if state is not None else None
         if originals:
             kwargs.update(originals)
         kwargs["name"] = attrs.get("name")
@@ -277,10 +295,12 @@ class Module:
         mutable: Filter = False,
     ) -> M:
         """An interactive copy of this module with ``variables`` (and ``rngs``) bound."""
+        _apply.check_module(self)
         return _apply.bind(self, variables, rngs=rngs, mutable=mutable)
 
     def unbind(self: M) -> tuple[M, Any]:
         """An unbound copy of this (bound) module and its variables."""
+        _apply.check_module(self)
         return _apply.unbind(self)
 
     @api_boundary
@@ -297,7 +317,7 @@ class Module:
 
         ``rngs`` is a key (for the ``params`` stream) or a dict of keys.
         """
-        _apply.check_instance(self)
+        _apply.check_module(self)
         _, variables = self.init_with_output(
             rngs, *args, method=method, mutable=mutable,
             capture_intermediates=capture_intermediates, **kwargs,
@@ -315,7 +335,7 @@ class Module:
         **kwargs: Any,
     ) -> tuple[Any, Any]:
         """Like :meth:`init`, but also returns the method's output."""
-        _apply.check_instance(self)
+        _apply.check_module(self)
         fn = _apply.resolve_method(self, method)
         return _apply.init_with_output(
             fn, self, mutable=mutable, capture_intermediates=capture_intermediates
@@ -337,7 +357,7 @@ class Module:
         Returns the output, or ``(output, changed_collections)`` when
         ``mutable`` is not False.
         """
-        _apply.check_instance(self)
+        _apply.check_module(self)
         fn = _apply.resolve_method(self, method)
         return _apply.apply(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
             variables, *args, rngs=rngs, **kwargs
@@ -353,7 +373,7 @@ class Module:
         **kwargs: Any,
     ) -> Any:
         """Initializes variables from ``jax.ShapeDtypeStruct`` inputs, without the forward pass."""
-        _apply.check_instance(self)
+        _apply.check_module(self)
         fn = _apply.resolve_method(self, method)
         return _apply.lazy_init(fn, self, mutable=mutable)(rngs, *args, **kwargs)
 
@@ -366,6 +386,7 @@ class Module:
         **kwargs: Any,
     ) -> dict[str, Module]:
         """Path -> unbound copy of every module used by ``__call__`` (no FLOPs spent)."""
+        _apply.check_module(self)
         return _apply.module_paths(
             self, rngs, *args, show_repeated=show_repeated, mutable=mutable, **kwargs
         )
@@ -437,7 +458,7 @@ class Module:
           NameInUseError: the name is taken by a submodule or another parameter.
         """
         scope = self._check_declaration("parameter")
-        _naming.claim_name(self, name, PARAM)
+        _naming.claim_name(self, name, PARAM, "params")
         return scope.param(name, init_fn, *init_args, unbox=unbox, **init_kwargs)
 
     def variable(
@@ -451,7 +472,7 @@ class Module:
     ) -> Variable[T]:
         """Declares variable ``name`` in collection ``col``; read and write ``.value``."""
         scope = self._check_declaration("variable")
-        _naming.claim_name(self, name, VARIABLE)
+        _naming.claim_name(self, name, VARIABLE, col)
         return scope.variable(col, name, init_fn, *init_args, unbox=unbox, **init_kwargs)
 
     def get_variable(self, col: str, name: str, default: T | None = None) -> T:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-# Kinds of names a module hands out.
+# Kinds of names a module hands out (as NameInUseError words them).
 SUBMODULE = "submodule"
 PARAM = "param"
 VARIABLE = "variable"
@@ -36,9 +36,9 @@ class ModuleState:
     """Mutable bookkeeping of one Module instance (not part of its identity)."""
 
     __slots__ = (
+        "adopted",
         "autoname_cursor",
         "children",
-        "fields_adopted",
         "generation",
         "in_compact_method",
         "in_setup",
@@ -53,11 +53,11 @@ class ModuleState:
         self.in_compact_method = False
         self.in_setup = False
         self.setup_called = False
-        self.fields_adopted = False
         self.is_initialized = False
         self.autoname_cursor: dict[str, int] = {}
-        # name -> (kind, generation) for names taken by children, params, variables.
-        self.names: dict[str, tuple[str, int]] = {}
+        # name -> {holder: generation}; the holder is None for a child module,
+        # the collection for a variable (a parameter is a 'params' variable).
+        self.names: dict[str, dict[str | None, int]] = {}
         # name -> bound child module (for repr and module_paths).
         self.children: dict[str, Any] = {}
         # Incremented at each outermost entry into a compact method; 0 = setup.
@@ -65,18 +65,9 @@ class ModuleState:
         self.setup_reservations: dict[str, set[str | None]] | None = None
         # Constructor arguments replaced by adopted (bound) clones: clone() uses these.
         self.originals: dict[str, Any] | None = None
-
-    def reset_for_clone(self) -> None:
-        self.in_compact_method = False
-        self.in_setup = False
-        self.setup_called = False
-        self.fields_adopted = False
-        self.autoname_cursor = {}
-        self.names = {}
-        self.children = {}
-        self.generation = 0
-        self.setup_reservations = None
-        self.originals = None
+        # On a root module only: id(orphan) -> (orphan, its adopted clone), so an
+        # orphan handed to several modules of one tree is adopted once and shared.
+        self.adopted: dict[int, tuple[Any, Any]] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
