@@ -41,6 +41,28 @@ def test_training_checkpoints_forward_to_this_package():
     assert orbax_utils.restore_args_from_target is ckpt.orbax_utils.restore_args_from_target
 
 
+CHECKPOINT_ERRORS = (
+    "CheckpointFallbackWarning",
+    "CheckpointNotFoundError",
+    "CorruptedCheckpointError",
+    "UnknownCheckpointBackendError",
+    "UnknownCheckpointFormatError",
+)
+
+
+@pytest.mark.parametrize("name", CHECKPOINT_ERRORS)
+def test_errors_are_flaxen_errors_re_exported(name):
+    # One catalog: the classes live in flaxen.errors; flaxen.checkpoint keeps
+    # its names for code that imports them from here.
+    import flaxen.checkpoint as ckpt
+    from flaxen import errors
+
+    cls = getattr(ckpt, name)
+    assert cls is getattr(errors, name)
+    assert cls.__module__ == "flaxen.errors"
+    assert issubclass(cls, errors.FlaxenWarning if name.endswith("Warning") else errors.FlaxenError)
+
+
 def test_convert_pre_linen_renumbers_per_class_at_every_level():
     params = {
         "Conv_0": {"kernel": 1},

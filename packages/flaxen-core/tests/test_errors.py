@@ -3,6 +3,7 @@
 import errno
 import inspect
 import pickle
+import warnings
 
 import cloudpickle
 import pytest
@@ -112,7 +113,7 @@ CASES = {
     "MPACheckpointingRequiredError": (
         ("/ckpts", 7),
         ValueError,
-        ['step: "7"', 'path: "/ckpts"', "GlobalAsyncCheckpointManager"],
+        ['step: "7"', 'path: "/ckpts"', "multiprocess array", 'backend="orbax"'],
         {"path": "/ckpts", "step": 7},
     ),
     "MPARestoreDataCorruptedError": (
@@ -231,6 +232,38 @@ CASES = {
         ValueError,
         ["missing key 'b' at /params", "same structure"],
         {"detail": "missing key 'b' at /params"},
+    ),
+    "CheckpointNotFoundError": (
+        ("/ckpts/checkpoint_5", [1, 3]),
+        ValueError,
+        ["Matching checkpoint not found: /ckpts/checkpoint_5.", "directory: 1, 3.", "step="],
+        {"path": "/ckpts/checkpoint_5", "available": (1, 3)},
+    ),
+    "CorruptedCheckpointError": (
+        ("/ckpts/checkpoint_5", "it has 10 bytes, 20 were written"),
+        ValueError,
+        [
+            'Checkpoint file "/ckpts/checkpoint_5" is corrupted: it has 10 bytes, 20 were',
+            "restore_checkpoint(..., step=N)",
+        ],
+        {"path": "/ckpts/checkpoint_5", "reason": "it has 10 bytes, 20 were written"},
+    ),
+    "UnknownCheckpointBackendError": (
+        ("zarr", ["msgpack", "orbax"]),
+        LookupError,
+        ["No checkpoint backend named 'zarr'", "(installed: msgpack, orbax)", "flaxen plugins"],
+        {"name": "zarr", "available": ("msgpack", "orbax")},
+    ),
+    "UnknownCheckpointFormatError": (
+        ("/ckpts/checkpoint_5", "orbax", ["msgpack"]),
+        ValueError,
+        [
+            'Cannot restore checkpoint "/ckpts/checkpoint_5"',
+            'written by the "orbax" backend, which is not installed',
+            "(installed backends: msgpack)",
+            "pip install flaxen-checkpoint[orbax]",
+        ],
+        {"path": "/ckpts/checkpoint_5", "backend": "orbax", "available": ("msgpack",)},
     ),
     "MissingPackageError": (
         ("Dense", "flaxen-layers"),
@@ -403,6 +436,42 @@ def test_cursor_find_error_accepts_plain_paths():
 def test_traverse_tree_error_both_none():
     error = errors.TraverseTreeError(None, None)
     assert "Both update_fn and cond_fn are None" in str(error)
+
+
+def test_checkpoint_errors_without_steps_or_backends():
+    error = errors.CheckpointNotFoundError("/ckpts/checkpoint_5")
+    assert error.available == ()
+    assert "Steps present in the directory: none." in str(error)
+    error = errors.UnknownCheckpointFormatError("/ckpts/x", None, [])
+    assert "no installed checkpoint backend recognises its files (installed backends: none)" in (
+        str(error)
+    )
+    assert "(installed: none)" in str(errors.UnknownCheckpointBackendError("x", ()))
+
+
+def test_mpa_checkpointing_required_names_the_fix_flaxen_supports():
+    # flaxen accepts gda_manager= only for Flax's signature and ignores it;
+    # the message must not send users there.
+    text = str(errors.MPACheckpointingRequiredError("/ckpts", 7))
+    assert "gda_manager" not in text
+    assert 'pass backend="orbax" (or an orbax_checkpointer) to the save call' in text
+
+
+def test_warnings_are_flaxen_warnings_under_the_public_module():
+    warning_classes = sorted(
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, Warning)
+    )
+    assert warning_classes == ["CheckpointFallbackWarning", "FlaxenWarning", "PluginWarning"]
+    for name in warning_classes:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.FlaxenWarning)
+        assert issubclass(cls, UserWarning)
+        assert cls.__module__ == "flaxen.errors"
+        assert len(cls.__doc__.strip()) > 40
+    with pytest.warns(errors.FlaxenWarning, match="restored checkpoint_3"):
+        warnings.warn("restored checkpoint_3", errors.CheckpointFallbackWarning, stacklevel=1)
 
 
 def test_mpa_restore_target_required_without_key():

@@ -12,15 +12,16 @@ See this package's README for the design.
 
 from importlib.metadata import version as _version
 
+from flaxen.errors import CheckpointFallbackWarning as CheckpointFallbackWarning
+from flaxen.errors import CheckpointNotFoundError as CheckpointNotFoundError
+from flaxen.errors import CorruptedCheckpointError as CorruptedCheckpointError
+from flaxen.errors import UnknownCheckpointBackendError as UnknownCheckpointBackendError
+from flaxen.errors import UnknownCheckpointFormatError as UnknownCheckpointFormatError
+
 from ._async import AsyncManager as AsyncManager
 from ._backends import backend_names as backend_names
 from ._backends import get_backend as get_backend
 from ._convert import convert_pre_linen as convert_pre_linen
-from ._errors import CheckpointFallbackWarning as CheckpointFallbackWarning
-from ._errors import CheckpointNotFoundError as CheckpointNotFoundError
-from ._errors import CorruptedCheckpointError as CorruptedCheckpointError
-from ._errors import UnknownCheckpointBackendError as UnknownCheckpointBackendError
-from ._errors import UnknownCheckpointFormatError as UnknownCheckpointFormatError
 from ._integrity import read_file as read_file
 from ._integrity import write_file as write_file
 from ._msgpack_backend import MsgpackBackend as MsgpackBackend

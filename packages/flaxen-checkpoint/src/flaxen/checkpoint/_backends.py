@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from flaxen.errors import UnknownCheckpointBackendError, UnknownCheckpointFormatError
 from flaxen.plugins import CheckpointBackend, get_registry
 
-from ._errors import UnknownCheckpointBackendError, UnknownCheckpointFormatError
 from ._integrity import Manifest
 
 _CATEGORY = "checkpoint_backends"

@@ -10,8 +10,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from flaxen.errors import CorruptedCheckpointError, UnknownCheckpointFormatError
+
 from . import _backends, _integrity, _naming, _restore
-from ._errors import CorruptedCheckpointError, UnknownCheckpointFormatError
 
 
 def human_size(n: int | None) -> str:

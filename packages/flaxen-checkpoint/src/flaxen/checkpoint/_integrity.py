@@ -24,9 +24,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from flaxen.errors import CorruptedCheckpointError
+
 from . import _fsutil, _naming
 from ._checksums import ALGORITHMS, default_algorithm
-from ._errors import CorruptedCheckpointError
 from ._manifest import FileRecord, Manifest
 from ._manifest import manifest_path as manifest_path
 from ._manifest import read_manifest as read_manifest

@@ -23,9 +23,10 @@ import json
 import os
 from typing import Any
 
+from flaxen.errors import CorruptedCheckpointError
+
 from . import _naming
 from ._checksums import ALGORITHMS, DEFAULT_ALGORITHM
-from ._errors import CorruptedCheckpointError
 
 FORMAT = "flaxen-checkpoint-manifest"
 VERSION = 1

@@ -10,6 +10,9 @@ from typing import Any
 import jax
 
 from flaxen.errors import (
+    CheckpointFallbackWarning,
+    CheckpointNotFoundError,
+    CorruptedCheckpointError,
     MPARestoreDataCorruptedError,
     MPARestoreTargetRequiredError,
     MsgpackRestoreError,
@@ -18,7 +21,6 @@ from flaxen.plugins import CheckpointBackend
 from flaxen.serialization import from_state_dict, to_state_dict
 
 from . import _backends, _integrity, _naming
-from ._errors import CheckpointFallbackWarning, CheckpointNotFoundError, CorruptedCheckpointError
 
 logger = logging.getLogger("flaxen.checkpoint")
 

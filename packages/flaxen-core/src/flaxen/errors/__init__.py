@@ -28,10 +28,17 @@ from ._binding import InvalidInstanceModuleError as InvalidInstanceModuleError
 
 # Checkpointing
 from ._checkpoint import AlreadyExistsError as AlreadyExistsError
+
+# Checkpointing (flaxen additions, raised by flaxen-checkpoint)
+from ._checkpoint import CheckpointFallbackWarning as CheckpointFallbackWarning
+from ._checkpoint import CheckpointNotFoundError as CheckpointNotFoundError
+from ._checkpoint import CorruptedCheckpointError as CorruptedCheckpointError
 from ._checkpoint import InvalidCheckpointError as InvalidCheckpointError
 from ._checkpoint import MPACheckpointingRequiredError as MPACheckpointingRequiredError
 from ._checkpoint import MPARestoreDataCorruptedError as MPARestoreDataCorruptedError
 from ._checkpoint import MPARestoreTargetRequiredError as MPARestoreTargetRequiredError
+from ._checkpoint import UnknownCheckpointBackendError as UnknownCheckpointBackendError
+from ._checkpoint import UnknownCheckpointFormatError as UnknownCheckpointFormatError
 
 # Module definitions
 from ._module import AssignSubModuleError as AssignSubModuleError
