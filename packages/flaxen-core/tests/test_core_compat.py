@@ -415,3 +415,59 @@ def test_matches_flax(name):
         want, got = np.asarray(expected), np.asarray(actual)
         assert got.dtype == want.dtype, jax.tree_util.keystr(path)
         np.testing.assert_array_equal(got, want, err_msg=jax.tree_util.keystr(path))
+
+
+# Misuses of the lifted transforms: flaxen raises its own error classes, which
+# must still be caught by the built-in exception Flax (through JAX) raises.
+ERROR_SCENARIOS = {}
+
+
+def error_scenario(fn):
+    ERROR_SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+@error_scenario
+def cond_branches_create_different_params(core):
+    def model(scope, x, pred):
+        def true_fn(s, x):
+            return s.param("a", lecun, (1, 1))[0, 0] * x
+
+        def false_fn(s, x):
+            return s.param("b", lecun, (1, 1))[0, 0] * x
+
+        return core.lift.cond(pred, true_fn, false_fn, scope, x)
+
+    core.init(model)(KEY, 1.0, True)
+
+
+@error_scenario
+def scan_creates_a_carried_variable(core):
+    def body(scope, c):
+        count = scope.variable("counter", "i", lambda: jnp.zeros((), jnp.int32))
+        count.value += 1
+        return c, None
+
+    core.init(core.lift.scan(body, variable_carry="counter", length=2, in_axes=()))(KEY, 0.0)
+
+
+@error_scenario
+def scan_broadcast_depends_on_the_carry(core):
+    def body(scope, c, x):
+        w = scope.param("w", lambda key: c * 2.0)
+        return c * w + x, None
+
+    scanned = core.lift.scan(body, variable_broadcast="params", split_rngs={"params": False})
+    core.init(scanned)(KEY, jnp.ones(()), jnp.ones(3))
+
+
+@pytest.mark.parametrize("name", sorted(ERROR_SCENARIOS))
+def test_errors_are_caught_like_flax_s(name):
+    from flaxen.errors import FlaxenError
+
+    with pytest.raises(Exception) as theirs:
+        ERROR_SCENARIOS[name](flax_core)
+    with pytest.raises(FlaxenError) as ours:
+        ERROR_SCENARIOS[name](flaxen_core)
+    assert type(theirs.value) in (TypeError, ValueError), theirs.value
+    assert isinstance(ours.value, type(theirs.value))

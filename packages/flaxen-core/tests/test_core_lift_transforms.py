@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 
 from flaxen.core import apply, init, lift
-from flaxen.core.lift._control import BranchStructureError
-from flaxen.errors import InvalidRngError, ModifyScopeVariableError, ScopeCollectionNotFound
+from flaxen.errors import (
+    BranchStructureError,
+    InvalidRngError,
+    ModifyScopeVariableError,
+    ScopeCollectionNotFound,
+)
 
 KEY = jax.random.key(0)
 RTOL = 1e-5
@@ -295,6 +299,9 @@ def test_cond_branches_must_create_the_same_variables():
     assert isinstance(info.value, TypeError)
     message = str(info.value)
     assert message.startswith("The branches of lifted cond must create and update variables")
+    assert "run every branch once at initialization" in message
+    assert info.value.transform == "cond"
+    assert "cond branch outputs must have the same pytree structure" in info.value.detail
     assert "cond branch outputs must have the same pytree structure" in message
 
 

@@ -10,7 +10,12 @@ import pytest
 
 from flaxen.core import apply, broadcast, init, lift
 from flaxen.core.lift import ScopeFn
-from flaxen.errors import ModifyScopeVariableError, ScopeCollectionNotFound
+from flaxen.errors import (
+    ModifyScopeVariableError,
+    ScanBroadcastError,
+    ScanCarryStructureError,
+    ScopeCollectionNotFound,
+)
 
 KEY = jax.random.key(0)
 RTOL = 1e-5
@@ -374,22 +379,38 @@ def test_scan_carry_variables_cannot_be_created_in_the_body():
         return c, None
 
     scanned = lift.scan(body, variable_carry="counter", length=2, in_axes=())
-    with pytest.raises(lift._scan.ScanCarryStructureError) as info:
+    with pytest.raises(ScanCarryStructureError) as info:
         init(scanned)(KEY, 0.0)
-    assert isinstance(info.value, ValueError)
-    assert "cannot be created inside the scan body" in str(info.value)
+    # A TypeError, like jax.lax.scan's own error for a carry that changes structure.
+    assert isinstance(info.value, TypeError)
+    assert info.value.created == ("counter/i",)
+    assert info.value.removed == ()
+    assert str(info.value).startswith(
+        "The scan body created counter/i. Carried variables (variable_carry) must keep"
+        " their structure across scan steps, so they cannot be created inside the scan body."
+    )
 
 
 def test_scan_broadcast_variables_must_not_depend_on_the_carry():
     def body(scope, c, x):
+        # Only the dependent variables are named: a, b and the child's v are constants.
+        a = scope.param("a", lambda key: jnp.ones(()))
         w = scope.param("w", lambda key: c * 2.0)
-        return c * w + x, None
+        b = scope.param("b", lambda key: jnp.zeros(2))
+        child = scope.push("child")
+        v = child.param("v", lambda key: jnp.ones(()))
+        u = child.param("u", lambda key: x.sum() * c)
+        return c * w * a * v * u + x + b.sum(), None
 
     scanned = lift.scan(body, variable_broadcast="params", split_rngs={"params": False})
-    with pytest.raises(lift._scan.ScanBroadcastError) as info:
+    with pytest.raises(ScanBroadcastError) as info:
         init(scanned)(KEY, jnp.ones(()), jnp.ones(3))
     assert isinstance(info.value, ValueError)
-    assert "must not depend on the carry" in str(info.value)
+    assert info.value.paths == ("params/child/u", "params/w")
+    assert str(info.value).startswith(
+        "Broadcast variables of scan must not depend on the carry, the scanned inputs or"
+        " split RNG streams, but params/child/u, params/w do"
+    )
 
 
 def test_scan_broadcast_variables_must_not_use_split_streams():
@@ -398,8 +419,9 @@ def test_scan_broadcast_variables_must_not_use_split_streams():
         return c * w + x, None
 
     scanned = lift.scan(body, variable_broadcast="params", split_rngs={"params": True})
-    with pytest.raises(lift._scan.ScanBroadcastError):
+    with pytest.raises(ScanBroadcastError) as info:
         init(scanned)(KEY, jnp.ones(()), jnp.ones(3))
+    assert info.value.paths == ("params/w",)
 
 
 def test_scan_needs_a_length():

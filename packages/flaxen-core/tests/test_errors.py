@@ -233,6 +233,40 @@ CASES = {
         ["missing key 'b' at /params", "same structure"],
         {"detail": "missing key 'b' at /params"},
     ),
+    "BranchStructureError": (
+        ("switch", "branch 0 and 1 outputs must have the same pytree structure"),
+        TypeError,
+        [
+            "The branches of lifted switch must create and update variables",
+            "run every branch once at initialization",
+            "JAX reported: branch 0 and 1 outputs must have the same pytree structure",
+        ],
+        {
+            "transform": "switch",
+            "detail": "branch 0 and 1 outputs must have the same pytree structure",
+        },
+    ),
+    "ScanBroadcastError": (
+        (["params/w", "params/Dense_0/kernel"],),
+        ValueError,
+        [
+            "must not depend on the carry, the scanned inputs or split RNG streams,"
+            " but params/w, params/Dense_0/kernel do",
+            "split_rngs={'params': False}",
+            "variable_axes",
+        ],
+        {"paths": ("params/w", "params/Dense_0/kernel")},
+    ),
+    "ScanCarryStructureError": (
+        (["counter/i"], ["counter/j"]),
+        TypeError,
+        [
+            "The scan body created counter/i and removed counter/j.",
+            "cannot be created inside the scan body",
+            "Initialize them before the scan",
+        ],
+        {"created": ("counter/i",), "removed": ("counter/j",)},
+    ),
     "CheckpointNotFoundError": (
         ("/ckpts/checkpoint_5", [1, 3]),
         ValueError,
@@ -447,6 +481,13 @@ def test_checkpoint_errors_without_steps_or_backends():
         str(error)
     )
     assert "(installed: none)" in str(errors.UnknownCheckpointBackendError("x", ()))
+
+
+def test_scan_errors_without_names():
+    assert "but some broadcast variables do:" in str(errors.ScanBroadcastError(()))
+    error = errors.ScanCarryStructureError((), ())
+    assert str(error).startswith("The scan body changed the structure of the carried variables.")
+    assert str(errors.ScanCarryStructureError(["c/x"])).startswith("The scan body created c/x.")
 
 
 def test_mpa_checkpointing_required_names_the_fix_flaxen_supports():

@@ -88,8 +88,13 @@ from ._spmd import ShardingRankMismatchError as ShardingRankMismatchError
 from ._spmd import UnknownMeshAxisError as UnknownMeshAxisError
 from ._spmd import UnmatchedLogicalAxisError as UnmatchedLogicalAxisError
 
+# Lifted control flow and scan (flaxen additions)
+from ._transforms import BranchStructureError as BranchStructureError
+
 # Transforms
 from ._transforms import JaxTransformError as JaxTransformError
+from ._transforms import ScanBroadcastError as ScanBroadcastError
+from ._transforms import ScanCarryStructureError as ScanCarryStructureError
 from ._transforms import TraceContextError as TraceContextError
 from ._transforms import TransformedMethodReturnValueError as TransformedMethodReturnValueError
 from ._transforms import TransformTargetError as TransformTargetError

@@ -88,3 +88,103 @@ class TransformedMethodReturnValueError(FlaxenError, TypeError):
             f"Transformed module method {name} cannot return Modules or Variables."
             " Return arrays (e.g. variable.value) or other pytrees of values instead."
         )
+
+
+# -- flaxen additions: lifted control flow and scan ------------------------------------------
+
+
+class BranchStructureError(FlaxenError, TypeError):
+    """The branches of a lifted ``cond``/``switch`` disagree on variables or outputs.
+
+    Every branch is traced, and ``jax.lax.cond``/``switch`` need all of them to
+    produce the same structure, shapes and dtypes: the same return values and
+    the same variables created and updated. A variable or submodule created in
+    only one branch breaks this. Run every branch once at initialization so
+    that all variables exist (then each branch may use a different subset),
+    for example:
+
+    .. code-block:: python
+
+      def __call__(self, x, index):
+        branches = [lambda mdl, x: mdl.a(x), lambda mdl, x: mdl.b(x)]
+        if self.is_mutable_collection('params'):  # initializing
+          for branch in branches:
+            _ = branch(self, x)
+        return nn.switch(index, branches, self, x)
+
+    Raised as a ``TypeError``, like the error of ``jax.lax.cond`` it wraps.
+
+    Attributes:
+      transform: ``"cond"`` or ``"switch"``.
+      detail: JAX's description of the mismatch.
+    """
+
+    def __init__(self, transform: str, detail: str) -> None:
+        self.transform = transform
+        self.detail = detail
+        super().__init__(
+            f"The branches of lifted {transform} must create and update variables with"
+            " the same structure, shapes and dtypes, and return values of the same"
+            " structure. Creating a variable or submodule in only one branch breaks"
+            " this: run every branch once at initialization so that all variables"
+            f" exist, or create them outside the {transform}. JAX reported: {detail}"
+        )
+
+
+class ScanBroadcastError(FlaxenError, ValueError):
+    """A broadcast variable of a lifted ``scan`` depends on the loop's inputs.
+
+    Broadcast collections (``variable_broadcast``) are the same for every
+    step, so they are computed once, before the loop, from a first trace of
+    the body. Their values may depend only on other broadcast variables,
+    constants and RNG streams that are not split per step. Initialize them
+    from those (``split_rngs={'params': False}`` for ``params``), or scan the
+    collection with ``variable_axes`` so that each step gets its own value.
+
+    Attributes:
+      paths: the ``collection/.../name`` paths of the dependent variables.
+    """
+
+    def __init__(self, paths: Any) -> None:
+        self.paths = tuple(paths)
+        names = ", ".join(self.paths) or "some broadcast variables"
+        super().__init__(
+            "Broadcast variables of scan must not depend on the carry, the scanned"
+            f" inputs or split RNG streams, but {names} do: broadcast variables are"
+            " computed once, outside the loop. Initialize them from constants, other"
+            " broadcast variables and unsplit RNG streams only (e.g."
+            " split_rngs={'params': False}), or scan the collection with variable_axes"
+            " instead of broadcasting it."
+        )
+
+
+class ScanCarryStructureError(FlaxenError, TypeError):
+    """The body of a lifted ``scan`` created or removed carried variables.
+
+    Carried collections (``variable_carry``) are threaded from one step to the
+    next, so every step must return exactly the variables it received, as
+    ``jax.lax.scan`` requires of its carry. Create them before the scan (for
+    example in ``setup`` or by calling the body once outside it) instead of
+    inside the body. Raised as a ``TypeError``, like ``jax.lax.scan``'s error
+    for a carry whose structure changes.
+
+    Attributes:
+      created: the ``collection/.../name`` paths the body created.
+      removed: the paths the body did not return.
+    """
+
+    def __init__(self, created: Any, removed: Any = ()) -> None:
+        self.created = tuple(created)
+        self.removed = tuple(removed)
+        changes = []
+        if self.created:
+            changes.append(f"created {', '.join(self.created)}")
+        if self.removed:
+            changes.append(f"removed {', '.join(self.removed)}")
+        what = " and ".join(changes) or "changed the structure of the carried variables"
+        super().__init__(
+            f"The scan body {what}. Carried variables (variable_carry) must keep"
+            " their structure across scan steps, so they cannot be created inside"
+            " the scan body. Initialize them before the scan (e.g. by calling the"
+            " body once outside it)."
+        )

@@ -9,25 +9,12 @@ import jax
 
 from flaxen.core._filters import Filter
 from flaxen.core._scope import Scope
-from flaxen.errors import FlaxenError
+from flaxen.errors import BranchStructureError
 
 from ._axes import rng_tree_map
 from ._pack import pack
 
 C = TypeVar("C")
-
-
-class BranchStructureError(FlaxenError, TypeError):
-    """Branches of a lifted ``cond``/``switch`` changed variables differently."""
-
-    def __init__(self, transform: str, detail: str):
-        super().__init__(
-            f"The branches of lifted {transform} must create and update variables with"
-            f" the same structure, shapes and dtypes, and return values of the same"
-            f" structure. Creating a variable or submodule in only one branch breaks"
-            f" this; run every branch once at initialization instead (see the"
-            f" switch example in the transforms docs). JAX reported: {detail}"
-        )
 
 
 def _branches(

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from flaxen.core._filters import Filter
 from flaxen.core._partial_eval import evaluate_outputs, unknown_outputs
-from flaxen.errors import FlaxenError
+from flaxen.errors import ScanBroadcastError, ScanCarryStructureError
 
 from ._axes import (
     _Broadcast,
@@ -35,30 +35,6 @@ from ._axes import (
 )
 from ._jit import checkpoint
 from ._pack import pack
-
-
-class ScanBroadcastError(FlaxenError, ValueError):
-    """A broadcast variable of a lifted scan depends on the loop's inputs."""
-
-    def __init__(self, detail: str):
-        super().__init__(
-            f"Broadcast variables of scan must not depend on the carry, the scanned"
-            f" inputs or split RNG streams: they are computed once, outside the"
-            f" loop. {detail} Either initialize them from unsplit streams and"
-            f" constants only, or scan the collection with variable_axes instead."
-        )
-
-
-class ScanCarryStructureError(FlaxenError, ValueError):
-    """The body of a lifted scan created or removed carried variables."""
-
-    def __init__(self, before: Any, after: Any):
-        super().__init__(
-            f"Carried variables (variable_carry) must keep their structure across"
-            f" scan steps, so they cannot be created inside the scan body. Before"
-            f" the step: {before}; after it: {after}. Initialize them before the"
-            f" scan (e.g. by calling the body once outside it)."
-        )
 
 
 def _is_broadcast_axis(axis: Any) -> bool:
@@ -233,10 +209,11 @@ def _compute_broadcast(body_fn: Callable, broadcast_vars: Any, carry0: Any, scan
     closed, (out_shapes, carry_vars_shapes) = jax.make_jaxpr(broadcast_part, return_shape=True)(
         broadcast_vars, carry0, slices
     )
-    carry_before = jax.tree_util.tree_structure(carry0[0])
-    carry_after = jax.tree_util.tree_structure(carry_vars_shapes)
-    if carry_before != carry_after:
-        raise ScanCarryStructureError(carry_before, carry_after)
+    if jax.tree_util.tree_structure(carry0[0]) != jax.tree_util.tree_structure(carry_vars_shapes):
+        before, after = _leaf_paths(carry0[0]), _leaf_paths(carry_vars_shapes)
+        raise ScanCarryStructureError(
+            [p for p in after if p not in before], [p for p in before if p not in after]
+        )
     known_leaves = jax.tree_util.tree_leaves(broadcast_vars)
     n_unknown = len(jax.tree_util.tree_leaves((carry0, slices)))
     out_leaves, out_tree = jax.tree_util.tree_flatten(out_shapes)
@@ -244,14 +221,21 @@ def _compute_broadcast(body_fn: Callable, broadcast_vars: Any, carry0: Any, scan
         return broadcast_vars
     unknown = unknown_outputs(closed, [False] * len(known_leaves) + [True] * n_unknown)
     if any(unknown[: len(out_leaves)]):
-        raise ScanBroadcastError(
-            f"{sum(unknown[: len(out_leaves)])} of {len(out_leaves)} broadcast values do."
-        )
+        paths = _leaf_paths(out_shapes)
+        raise ScanBroadcastError([p for p, u in zip(paths, unknown) if u])
     values = evaluate_outputs(
         closed, [*known_leaves, *([None] * n_unknown)], range(len(out_leaves))
     )
     computed = jax.tree_util.tree_unflatten(out_tree, values)
     return tuple({**before, **after} for before, after in zip(broadcast_vars, computed))
+
+
+def _leaf_paths(groups: Any) -> list[str]:
+    """``collection/scope/name`` of every leaf of a tuple of variable groups."""
+    return [
+        "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path[1:])
+        for path, _ in jax.tree_util.tree_flatten_with_path(groups)[0]
+    ]
 
 
 def remat_scan(
