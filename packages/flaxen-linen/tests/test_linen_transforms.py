@@ -102,15 +102,21 @@ def test_instances_of_transformed_classes_get_their_class_names():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flax implements add_metadata_axis with map_variables: the class is"
-    " Map_variables<Target> (instances Map_variables<Target>_0, so that is the variable path);"
-    " flaxen names it Add_metadata_axis<Target>",
-)
 def test_add_metadata_axis_class_name():
+    # One map_variables per collection, as in Flax (so the instances, and the
+    # variable paths, are Map_variables<Target>_<i>).
     cls = nn.add_metadata_axis(Dense, variable_axes={"params": 0})
-    assert cls.__name__ == "Map_variablesDense"
+    assert cls.__name__ == "Map_variablesDense" and issubclass(cls, Dense)
+    two = nn.add_metadata_axis(Dense, variable_axes={"params": 0, "stats": 1})
+    assert two.__name__ == "Map_variablesMap_variablesDense"
+    assert nn.add_metadata_axis(Dense, variable_axes={}) is Dense
+
+    class M(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return cls()(x)
+
+    assert list(M().init(KEY, jnp.ones((1, 2)))["params"]) == ["Map_variablesDense_0"]
 
 
 # -- vmap ---------------------------------------------------------------------------------
@@ -261,12 +267,6 @@ class Partial(struct.PyTreeNode):
         return self.fn(*(tuple(self.args) + args), **kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flaxen's lifted transforms pass the arguments to the JAX transform as they are, so a"
-    " Module inside a pytree argument (the design note's struct Partial closure) reaches jax.vmap"
-    " ('not a valid JAX type'); flax lifts Modules found in the arguments into the transform",
-)
 def test_vmap_of_a_method_with_a_module_in_a_pytree_closure():
     # The "practical consequences" example of the Module lifecycle design note.
     class Foo(nn.Module):
@@ -295,6 +295,101 @@ def test_vmap_of_a_method_with_a_module_in_a_pytree_closure():
         return x
 
     close(y, jax.vmap(expected)(p, x))
+
+
+class Scale(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        return x * self.param("w", jax.nn.initializers.normal(), (x.shape[-1],))
+
+
+class Hold(nn.Module):
+    inner: nn.Module
+
+    def __call__(self, x):
+        return self.inner(x)
+
+
+VMAP_PARAMS = dict(variable_axes={"params": 0}, split_rngs={"params": True})
+
+
+def _lifted_module_cases():
+    """Bound modules reaching a lifted transform: their variables are lifted with it."""
+
+    class FieldOfLiftedClass(nn.Module):  # a shared Scale_0 in a vmapped class's field
+        @nn.compact
+        def __call__(self, x):
+            return nn.vmap(Hold, **VMAP_PARAMS)(Scale())(x)
+
+    class FieldInSetup(nn.Module):  # a module built in setup, adopted by the vmapped class
+        def setup(self):
+            self.v = nn.vmap(Hold, **VMAP_PARAMS)(Scale())
+
+        def __call__(self, x):
+            return self.v(x)
+
+    class Argument(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.vmap(lambda mdl, x, d: d(x), **VMAP_PARAMS)(self, x, Scale())
+
+    class InContainers(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            fn = nn.vmap(lambda mdl, x, ms: ms["a"][0](x) + ms["a"][1](x), **VMAP_PARAMS)
+            return fn(self, x, {"a": [Scale(), Scale()]})
+
+    class SetupArgument(nn.Module):
+        def setup(self):
+            self.d = Scale()
+
+        def __call__(self, x):
+            return nn.vmap(lambda mdl, x, d: d(x), **VMAP_PARAMS)(self, x, self.d)
+
+    return {
+        "field-of-lifted-class": (FieldOfLiftedClass, {"Scale_0": {"w": (2, 3)}}),
+        "field-in-setup": (FieldInSetup, {"v": {"inner": {"w": (2, 3)}}}),
+        "argument": (Argument, {"Scale_0": {"w": (2, 3)}}),
+        "in-containers": (InContainers, {"Scale_0": {"w": (2, 3)}, "Scale_1": {"w": (2, 3)}}),
+        "setup-argument": (SetupArgument, {"d": {"w": (2, 3)}}),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_lifted_module_cases()))
+def test_vmap_lifts_the_bound_modules_it_reaches(case):
+    model, expected = _lifted_module_cases()[case]
+    x = jnp.linspace(-1, 1, 6).reshape(2, 3)
+    y, variables = model().init_with_output(KEY, x)
+    assert shapes(variables["params"]) == expected
+    ws = jax.tree_util.tree_leaves(variables["params"])
+    close(y, sum(x * w for w in ws))  # each row scaled by its own row of weights
+    assert not np.array_equal(ws[0][0], ws[0][1])  # split keys
+    close(model().apply(variables, 2 * x), 2 * y)
+
+
+@pytest.mark.parametrize("transform", ["jit", "remat", "scan"])
+def test_module_arguments_of_other_transforms(transform):
+    class Foo(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            d = Scale()
+            if transform == "scan":
+                body = nn.scan(
+                    lambda mdl, c, d: (d(c), None),
+                    variable_broadcast="params",
+                    split_rngs={"params": False},
+                    length=2,
+                )
+                return body(self, x, d)[0]
+            lifted = {"jit": nn.jit, "remat": nn.remat}[transform]
+            return lifted(lambda mdl, x, d: d(x))(self, x, d)
+
+    x = jnp.linspace(-1, 1, 3)
+    y, variables = Foo().init_with_output(KEY, x)
+    assert shapes(variables) == {"params": {"Scale_0": {"w": (3,)}}}
+    w = variables["params"]["Scale_0"]["w"]
+    close(y, x * w * w if transform == "scan" else x * w)
+    close(Foo().apply(variables, x), y)
 
 
 def test_vmap_metadata_gets_the_partition_name():
@@ -677,8 +772,10 @@ def test_remat_static_argnums_count_the_module_as_zero():
 @pytest.mark.xfail(
     strict=True,
     reason="lazy_init through nn.remat raises LazyInitError ('an initializer depends on input"
-    " values') although the initializer only uses shapes; flax initializes lazily through remat"
-    " (vmap and jit work)",
+    " values') although the initializer only uses shapes; flax initializes lazily through remat."
+    " Cause in flaxen-core: _partial_eval treats the remat primitive ('remat2') as opaque, so"
+    " every output of the remat (the variables too) depends on the unknown input; listing it"
+    " in _partial_eval._CALL_PRIMITIVES (like jit/pjit) fixes it",
 )
 def test_lazy_init_through_remat():
     class Scale(nn.Module):
@@ -854,3 +951,24 @@ def test_add_metadata_axis_adds_the_axis_name_only():
     assert box.value.shape == (2, 3)  # the values keep their shape
     close(y, jnp.full((4, 3), 2.0))
     close(M().apply(variables, x), y)
+
+
+def test_add_metadata_axis_per_collection_and_none():
+    class Both(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            w = self.param("w", nn.with_partitioning(jax.nn.initializers.ones, ("a",)), (2,))
+            m = self.variable("stats", "m", nn.with_partitioning(jnp.zeros, ("c",)), (2,))
+            return x * w + m.value
+
+    def boxes(variable_axes):
+        cls = nn.add_metadata_axis(
+            Both, variable_axes=variable_axes, metadata_params={nn.PARTITION_NAME: "b"}
+        )
+        variables = cls(name="both").init(KEY, jnp.ones(2))
+        return variables["params"]["w"].names, variables["stats"]["m"].names
+
+    assert boxes({"params": 0, "stats": 1}) == (("b", "a"), ("c", "b"))
+    assert boxes({"stats": 0}) == (("a",), ("b", "c"))
+    # An axis of None keeps the metadata as it is.
+    assert boxes({"params": None}) == (("a",), ("c",))

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from flaxen.core import Scope, lift
+from flaxen.core import lift
 from flaxen.core import meta as core_meta
 from flaxen.core._filters import Filter
 
@@ -186,35 +186,29 @@ def add_metadata_axis(
     """Adds an axis to the metadata boxes of ``target``'s variables, not to the values.
 
     Useful when the values already carry the axis (e.g. from an outer vmap
-    written by hand) and only the partitioning metadata must follow.
+    written by hand) and only the partitioning metadata must follow. Each
+    ``variable_axes`` entry is one :func:`map_variables` over its collection,
+    so the class of ``nn.add_metadata_axis(Dense, {'params': 0})`` is
+    ``Map_variablesDense``; with no entries the target is returned as is.
+    An axis of ``None`` leaves the collection's metadata unchanged.
     """
     params = dict(metadata_params)
-
-    def remove_fn(tree: Any, axis: int) -> Any:
-        return core_meta.remove_axis(tree, axis, params)
-
-    def add_fn(tree: Any, axis: int) -> Any:
-        return core_meta.add_axis(tree, axis, params)
-
-    def core(fn: Callable[..., Any], **overrides: Any) -> Callable[..., Any]:
-        result = fn
-        for col, axis in variable_axes.items():
-            if axis is None:
-                continue
-            result = lift.map_variables(
-                result,
-                col,
-                map_in_fn=functools.partial(_map_groups, remove_fn, axis),
-                map_out_fn=functools.partial(_map_groups, add_fn, axis),
-                mutable=True,
-            )
-        return result
-
-    return _lift("Add_metadata_axis", target, module_arg_core(core), None)
+    for col, axis in variable_axes.items():
+        if axis is None:
+            target = map_variables(target, col, mutable=True)
+            continue
+        target = map_variables(
+            target,
+            col,
+            trans_in_fn=functools.partial(_map_groups, core_meta.remove_axis, axis, params),
+            trans_out_fn=functools.partial(_map_groups, core_meta.add_axis, axis, params),
+            mutable=True,
+        )
+    return target
 
 
-def _map_groups(fn: Callable[[Any, int], Any], axis: int, collections: Any) -> Any:
-    return {col: fn(tree, axis) for col, tree in collections.items()}
+def _map_groups(fn: Callable[..., Any], axis: int, params: dict, collections: Any) -> Any:
+    return {col: fn(tree, axis, params) for col, tree in collections.items()}
 
 
 def fold_rngs(target: Target, variables: Filter = True, rngs: Filter = True) -> Target:
@@ -255,7 +249,8 @@ def _hashable(value: Any) -> Any:
 
 def _module_key(module: Any) -> Any:
     attrs = module.__dict__
-    originals = attrs["_state"].originals or {}
+    state = attrs.get("_state")
+    originals = (state.originals if state is not None else None) or {}
     return (
         type(module),
         attrs.get("name"),
@@ -263,23 +258,23 @@ def _module_key(module: Any) -> Any:
     )
 
 
-class _ModuleArg:
-    """A module passed as a static jit argument: equal when the attributes are."""
+class _ModulesArg:
+    """The lifted modules as a static jit argument: equal when their attributes are."""
 
-    __slots__ = ("key", "module")
+    __slots__ = ("key", "lifted")
 
-    def __init__(self, module: Any) -> None:
-        self.module = module
+    def __init__(self, lifted: Any) -> None:
+        self.lifted = lifted
         try:
-            self.key = _module_key(module)
+            self.key = tuple(_module_key(module) for module in lifted.modules)
         except TypeError:  # an unhashable attribute: never reuse a trace
-            self.key = ("unhashable", id(module))
+            self.key = ("unhashable", id(lifted))
 
     def __hash__(self) -> int:
         return hash(self.key)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _ModuleArg) and self.key == other.key
+        return isinstance(other, _ModulesArg) and self.key == other.key
 
 
 def jit(
@@ -304,13 +299,14 @@ def jit(
     donate = (donate_argnums,) if isinstance(donate_argnums, int) else tuple(donate_argnums)
 
     def make_core(core_fn: Callable[..., Any], method_name: str, **overrides: Any):
-        # One jitted function per transformed method: the module (hashed by its
-        # attributes) is a static argument, so later calls reuse the trace.
-        def with_module(scope: Scope, module_arg: _ModuleArg, *args: Any, **kwargs: Any):
-            return core_fn(scope, module_arg.module, *args, **kwargs)
+        # One jitted function per transformed method: the lifted modules
+        # (hashed by their attributes) are a static argument, so later calls
+        # reuse the trace.
+        def with_modules(scopes: Any, modules_arg: _ModulesArg, *args: Any, **kwargs: Any):
+            return core_fn(scopes, modules_arg.lifted, *args, **kwargs)
 
         jitted = lift.jit(
-            with_module,
+            with_modules,
             variables=variables,
             rngs=rngs,
             static_argnums=(0, *static),
@@ -320,8 +316,8 @@ def jit(
             backend=backend,
         )
 
-        def transformed(scope: Scope, module: Any, *args: Any, **kwargs: Any) -> Any:
-            return jitted(scope, _ModuleArg(module), *args, **kwargs)
+        def transformed(lifted: Any, *args: Any, **kwargs: Any) -> Any:
+            return jitted(lifted.scopes, _ModulesArg(lifted), *args, **kwargs)
 
         return transformed
 
