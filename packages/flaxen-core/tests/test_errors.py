@@ -267,6 +267,28 @@ CASES = {
         ],
         {"created": ("counter/i",), "removed": ("counter/j",)},
     ),
+    "InconsistentBatchSizesError": (
+        ({5, 3},),
+        AssertionError,
+        ["Inconsistent batch-sizes: {3, 5}.", "static_argnums or static_argnames"],
+        {"batch_sizes": (3, 5)},
+    ),
+    "IndivisibleBatchError": (
+        ("batch['image']", (5, 2), 8),
+        ValueError,
+        [
+            "over 8 devices, but batch['image'] has shape (5, 2): 5 is not a multiple of 8.",
+            "(num_devices, per_device_batch, ...)",
+            "devices=",
+        ],
+        {"path": "batch['image']", "shape": (5, 2), "num_devices": 8},
+    ),
+    "ScalarBatchLeafError": (
+        ("batch['label']", 3.5),
+        TypeError,
+        ["but batch['label'] is a scalar: 3.5.", "leading dimension (one entry per device)"],
+        {"path": "batch['label']", "value": 3.5},
+    ),
     "CheckpointNotFoundError": (
         ("/ckpts/checkpoint_5", [1, 3]),
         ValueError,
@@ -488,6 +510,16 @@ def test_scan_errors_without_names():
     error = errors.ScanCarryStructureError((), ())
     assert str(error).startswith("The scan body changed the structure of the carried variables.")
     assert str(errors.ScanCarryStructureError(["c/x"])).startswith("The scan body created c/x.")
+
+
+def test_batch_errors_keep_flax_s_built_ins_and_shorten_values():
+    # Flax asserts on inconsistent batch sizes; flaxen's error is also a ValueError.
+    assert issubclass(errors.InconsistentBatchSizesError, ValueError)
+    error = errors.InconsistentBatchSizesError([])
+    assert str(error).startswith("Inconsistent batch-sizes: set(). pad_shard_unpad found no")
+    long = "x" * 200
+    text = str(errors.ScalarBatchLeafError("batch", long))
+    assert f"is a scalar: '{'x' * 76}.... Give each leaf" in text
 
 
 def test_mpa_checkpointing_required_names_the_fix_flaxen_supports():

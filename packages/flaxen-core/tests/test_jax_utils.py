@@ -8,6 +8,7 @@ import pytest
 from jax.sharding import NamedSharding, PartitionSpec
 
 from flaxen import jax_utils
+from flaxen.errors import IndivisibleBatchError, ScalarBatchLeafError
 
 N = 8  # the root conftest's CPU device count
 
@@ -155,10 +156,32 @@ def test_prefetch_to_device_splits_larger_leading_dimensions():
 
 
 def test_prefetch_to_device_errors():
-    with pytest.raises(ValueError):
+    with pytest.raises(IndivisibleBatchError) as info:
         next(jax_utils.prefetch_to_device(iter([np.ones((3, 2))]), 1))  # 3 rows, 8 devices
-    with pytest.raises(TypeError, match="scalar"):
+    assert isinstance(info.value, ValueError)
+    assert (info.value.path, info.value.shape, info.value.num_devices) == ("batch", (3, 2), N)
+    assert str(info.value).startswith(
+        f"prefetch_to_device splits the first dimension of every array over {N} devices,"
+        f" but batch has shape (3, 2): 3 is not a multiple of {N}. Reshape the batch to"
+        " (num_devices, per_device_batch, ...)"
+    )
+    batch = {"a": np.ones(N), "b": [np.ones((N, 2)), np.ones((2 * N + 1, 2))]}
+    with pytest.raises(IndivisibleBatchError, match=r"but batch\['b'\]\[1\] has shape \(17, 2\)"):
+        next(jax_utils.prefetch_to_device(iter([batch]), 1))
+    # Fewer devices: the count in the message is theirs.
+    with pytest.raises(IndivisibleBatchError, match="over 4 devices") as info:
+        next(jax_utils.prefetch_to_device([np.ones(6)], 1, devices=jax.local_devices()[:4]))
+    assert info.value.num_devices == 4
+    with pytest.raises(ScalarBatchLeafError) as info:
         next(jax_utils.prefetch_to_device(iter([{"a": np.ones(N), "b": 1.0}]), 1))
+    assert isinstance(info.value, TypeError)
+    assert (info.value.path, info.value.value) == ("batch['b']", 1.0)
+    assert str(info.value).startswith(
+        "prefetch_to_device shards every array along its first dimension, but batch['b']"
+        " is a scalar: 1.0. Give each leaf a leading dimension (one entry per device)"
+    )
+    with pytest.raises(ScalarBatchLeafError, match=r"but batch is a scalar: np\.float32"):
+        next(jax_utils.prefetch_to_device(iter([np.float32(2)]), 1))
     with pytest.raises(ValueError, match="islice"):
         next(jax_utils.prefetch_to_device(iter([np.ones(N)]), -1))
 

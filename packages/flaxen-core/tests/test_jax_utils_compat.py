@@ -88,7 +88,10 @@ def test_pmean():
         theirs = jax.pmap(
             lambda v: flax_jax_utils.pmean({"a": v, "b": v * 2.5}, axis_name), axis_name="i"
         )
-        same(ours(x), theirs(x))
+        # Flax 0.12 deprecates its pmean in favour of jax.lax.pmean; flaxen's does not warn.
+        with pytest.warns(DeprecationWarning, match="use jax.lax.pmean instead"):
+            expected = theirs(x)
+        same(ours(x), expected)
 
 
 def test_prefetch_to_device():
@@ -163,11 +166,33 @@ def test_pad_shard_unpad_error_builtins():
         b = outcome(
             lambda args=args: flax_jax_utils.pad_shard_unpad(lambda *a: a, static_argnums=())(*args)
         )
-        # Flax asserts on inconsistent batch sizes; flaxen raises a ValueError.
+        # Flax asserts on inconsistent batch sizes; flaxen raises an error that
+        # is both a ValueError and an AssertionError.
         if b == ("error", AssertionError):
             assert a == ("error", ValueError)
+            with pytest.raises(AssertionError, match=r"^Inconsistent batch-sizes: \{3, 5\}"):
+                jax_utils.pad_shard_unpad(lambda *a: a, static_argnums=())(*args)
+            with pytest.raises(AssertionError, match=r"^Inconsistent batch-sizes: \{3, 5\}$"):
+                flax_jax_utils.pad_shard_unpad(lambda *a: a, static_argnums=())(*args)
         else:
             assert a == b
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [np.ones((3, 2)), {"a": np.ones(N), "b": 1.0}, {"a": np.float32(1)}, [np.ones(2 * N + 1)]],
+    ids=["indivisible", "python-scalar", "numpy-scalar", "indivisible-in-list"],
+)
+def test_prefetch_to_device_errors_are_caught_like_flax_s(batch):
+    from flaxen.errors import FlaxenError
+
+    with pytest.raises(Exception) as theirs:
+        next(flax_jax_utils.prefetch_to_device(iter([batch]), 1))
+    with pytest.raises(FlaxenError) as ours:
+        next(jax_utils.prefetch_to_device(iter([batch]), 1))
+    assert isinstance(ours.value, (TypeError, ValueError))
+    builtin = next(c for c in type(theirs.value).__mro__ if c.__module__ == "builtins")
+    assert isinstance(ours.value, builtin)
 
 
 FUNCTIONS = [

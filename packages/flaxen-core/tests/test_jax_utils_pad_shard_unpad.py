@@ -9,6 +9,7 @@ import pytest
 
 import flaxen
 from flaxen import jax_utils
+from flaxen.errors import InconsistentBatchSizesError
 
 N = 8  # the root conftest's CPU device count
 
@@ -115,13 +116,30 @@ def test_pytree_arguments_and_dtypes():
 
 def test_inconsistent_or_missing_batches():
     wrapped = jax_utils.pad_shard_unpad(lambda *a: a, static_argnums=())
-    with pytest.raises(ValueError, match=r"Inconsistent batch-sizes: \[3, 5\]"):
-        wrapped(np.arange(5.0), np.ones((3, 2)))
+    with pytest.raises(InconsistentBatchSizesError) as info:
+        wrapped(np.arange(5.0), np.ones((3, 2)), {"k": np.ones(3)})
+    # An assert in Flax: both built-ins catch it.
+    assert isinstance(info.value, ValueError) and isinstance(info.value, AssertionError)
+    assert info.value.batch_sizes == (3, 5)
+    assert str(info.value).startswith(
+        "Inconsistent batch-sizes: {3, 5}. pad_shard_unpad pads the leading dimension of"
+        " every array in the arguments that are not static, so all of them need the same"
+        " batch size; pass the other arguments through static_argnums or static_argnames."
+    )
     # Negative indices are not normalized: (-1,) marks no positional argument static.
-    with pytest.raises(ValueError, match="Inconsistent batch-sizes"):
+    with pytest.raises(InconsistentBatchSizesError, match=r"batch-sizes: \{5, 7\}"):
         jax_utils.pad_shard_unpad(lambda *a: a, static_argnums=(-1,))(np.ones(5), np.ones(7))
-    with pytest.raises(ValueError, match="no array to pad"):
+    with pytest.raises(InconsistentBatchSizesError) as info:
         wrapped()
+    assert info.value.batch_sizes == ()
+    assert str(info.value).startswith(
+        "Inconsistent batch-sizes: set(). pad_shard_unpad found no array to pad: every"
+        " argument is static."
+    )
+    with pytest.raises(InconsistentBatchSizesError, match="no array to pad"):
+        jax_utils.pad_shard_unpad(lambda x, y: x, static_argnums=(0,), static_argnames=("y",))(
+            np.ones(3), y=np.ones(4)
+        )
     with pytest.raises(AttributeError, match="shape"):
         wrapped(3.0)
 

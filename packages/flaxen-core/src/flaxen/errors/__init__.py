@@ -40,6 +40,11 @@ from ._checkpoint import MPARestoreTargetRequiredError as MPARestoreTargetRequir
 from ._checkpoint import UnknownCheckpointBackendError as UnknownCheckpointBackendError
 from ._checkpoint import UnknownCheckpointFormatError as UnknownCheckpointFormatError
 
+# Multi-device helpers of flaxen.jax_utils (flaxen additions)
+from ._jax_utils import InconsistentBatchSizesError as InconsistentBatchSizesError
+from ._jax_utils import IndivisibleBatchError as IndivisibleBatchError
+from ._jax_utils import ScalarBatchLeafError as ScalarBatchLeafError
+
 # Module definitions
 from ._module import AssignSubModuleError as AssignSubModuleError
 from ._module import DescriptorAttributeError as DescriptorAttributeError

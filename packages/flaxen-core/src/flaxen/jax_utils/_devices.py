@@ -12,6 +12,8 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from flaxen.errors import IndivisibleBatchError, ScalarBatchLeafError
+
 _T = TypeVar("_T")
 
 # Flax's default name for the one mesh axis the replicated arrays are sharded
@@ -157,6 +159,11 @@ def prefetch_to_device(
     Yields:
         The original batches, every array now sharded over ``devices``.
 
+    Raises:
+        ScalarBatchLeafError: a leaf of a batch has no first dimension.
+        IndivisibleBatchError: a leaf's first dimension is not a multiple of
+            the number of devices.
+
     Example:
 
         >>> import jax, numpy as np
@@ -170,17 +177,19 @@ def prefetch_to_device(
     source = iter(iterator)
     queue: collections.deque[Any] = collections.deque()
 
-    def put(x: Any) -> jax.Array:
-        if np.ndim(x) == 0:
-            raise TypeError(
-                f"prefetch_to_device shards every array along its first dimension, but got"
-                f" a scalar {x!r}. Give each leaf a leading dimension (one entry per device)."
-            )
+    num_devices = sharding.mesh.devices.size
+
+    def put(path: Any, x: Any) -> jax.Array:
+        shape = np.shape(x)
+        if not shape:
+            raise ScalarBatchLeafError(f"batch{jax.tree_util.keystr(path)}", x)
+        if shape[0] % num_devices:
+            raise IndivisibleBatchError(f"batch{jax.tree_util.keystr(path)}", shape, num_devices)
         return jax.device_put(x, sharding)
 
     def enqueue(n: int | None) -> None:
         for batch in itertools.islice(source, n):
-            queue.append(jax.tree_util.tree_map(put, batch))
+            queue.append(jax.tree_util.tree_map_with_path(put, batch))
 
     enqueue(size)
     while queue:

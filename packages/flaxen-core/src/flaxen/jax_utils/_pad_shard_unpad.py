@@ -8,6 +8,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from flaxen.errors import InconsistentBatchSizesError
+
 
 def pad_shard_unpad(
     wrapped: Callable[..., Any],
@@ -52,7 +54,9 @@ def pad_shard_unpad(
 
     Returns:
         A function that pads and shards its arguments, calls ``wrapped``, and
-        un-shards and un-pads the returned pytree.
+        un-shards and un-pads the returned pytree. It raises
+        :class:`~flaxen.errors.InconsistentBatchSizesError` when the arrays of
+        its non-static arguments differ in batch size, or there are none.
 
     Example:
 
@@ -74,18 +78,8 @@ def pad_shard_unpad(
         dynamic = [a for i, a in enumerate(args) if i not in static_argnums]
         dynamic += [v for k, v in kw.items() if k not in static_argnames]
         batch_sizes = {x.shape[0] for x in jax.tree_util.tree_leaves(dynamic)}
-        if not batch_sizes:
-            raise ValueError(
-                "pad_shard_unpad found no array to pad: every argument is static. Pass the"
-                " batch as an argument that is not in static_argnums or static_argnames."
-            )
-        if len(batch_sizes) > 1:
-            raise ValueError(
-                f"Inconsistent batch-sizes: {sorted(batch_sizes)}. pad_shard_unpad pads the"
-                " leading dimension of every array in the arguments that are not static, so"
-                " all of them need the same batch size; pass the other arguments through"
-                " static_argnums or static_argnames."
-            )
+        if len(batch_sizes) != 1:
+            raise InconsistentBatchSizesError(batch_sizes)
         (batch,) = batch_sizes
         per_device = -(-batch // devices)
         if min_device_batch:
