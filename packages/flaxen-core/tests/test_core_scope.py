@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flaxen.core import Scope, apply, bind, init
+from flaxen.core import AxisMetadata, Scope, apply, bind, init
 from flaxen.core.meta import Partitioned, with_partitioning
 from flaxen.errors import (
     FlaxenError,
@@ -453,6 +453,87 @@ def test_param_boxes_are_stored_and_unboxed_on_read():
     again = apply(model)(variables)
     assert isinstance(again[0], jax.Array)
     assert again[1] is variables["params"]["v"]
+
+
+def _constraint_spy(monkeypatch):
+    calls = []
+
+    def with_sharding_constraint(x, sharding):
+        calls.append(sharding.spec)
+        return x
+
+    monkeypatch.setattr(jax.lax, "with_sharding_constraint", with_sharding_constraint)
+    return calls
+
+
+def test_param_shape_check_applies_no_sharding_constraint(monkeypatch):
+    def ones(key, shape):
+        return jnp.ones(shape)
+
+    def model(scope, unbox):
+        return scope.param("w", with_partitioning(ones, ("data", None)), (8, 3), unbox=unbox)
+
+    _, variables = init(model)(KEY, False)
+    calls = _constraint_spy(monkeypatch)
+    with jax.set_mesh(jax.make_mesh((8,), ("data",))):
+        # The existing parameter's shape is checked against the initializer's;
+        # only the value handed out unboxed is constrained to its sharding.
+        boxed = apply(model)(variables, False)
+        assert calls == []
+        assert boxed is variables["params"]["w"]
+        jax.jit(lambda v: apply(model)(v, False).value)(variables)
+        assert calls == []
+        value = apply(model)(variables, True)
+    assert calls == [jax.sharding.PartitionSpec("data", None)]
+    np.testing.assert_array_equal(value, jnp.ones((8, 3)))
+
+
+def test_param_shape_check_unboxes_custom_boxes_without_constraints():
+    seen = []
+
+    @jax.tree_util.register_pytree_node_class
+    class Constrained(AxisMetadata):
+        def __init__(self, value):
+            self.value = value
+
+        def unbox(self, apply_constraint=True):
+            seen.append(apply_constraint)
+            return self.value
+
+        def replace_boxed(self, val):
+            return Constrained(val)
+
+        def add_axis(self, index, params):
+            return self
+
+        def remove_axis(self, index, params):
+            return self
+
+        def tree_flatten(self):
+            return (self.value,), None
+
+        @classmethod
+        def tree_unflatten(cls, aux, children):
+            return cls(*children)
+
+    @jax.tree_util.register_pytree_node_class
+    class Plain(Constrained):
+        def unbox(self):  # a box whose unbox takes no arguments
+            seen.append("plain")
+            return self.value
+
+    def model(scope):
+        scope.param("a", lambda key: Constrained(jnp.ones(2)), unbox=False)
+        scope.param("b", lambda key: {"x": Plain(jnp.ones(3))}, unbox=False)
+
+    _, variables = init(model)(KEY)
+    seen.clear()
+    apply(model)(variables)
+    # Each shape check unboxes the stored value and the initializer's output.
+    assert sorted(seen, key=str) == [False, False, "plain", "plain"]
+    bad = {"params": {"a": Constrained(jnp.ones(5)), "b": variables["params"]["b"]}}
+    with pytest.raises(ScopeParamShapeError, match="shape \\(5,\\)"):
+        apply(model)(bad)
 
 
 # -- variables ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
@@ -141,11 +142,36 @@ def _abstract_init_shapes(init_fn: Callable, args: tuple, kwargs: dict) -> Any:
 
 
 def _shapes(tree: Any) -> Any:
-    tree = meta.unbox(tree)
+    if isinstance(tree, meta.AxisMetadata):
+        tree = _unbox_unconstrained(tree)
+    elif isinstance(tree, _MAYBE_BOXED):
+        tree = meta.map_axis_meta(_unbox_unconstrained, tree)
     shape = getattr(tree, "shape", None)
     if shape is not None:
         return tuple(shape)
     return jax.tree_util.tree_map(lambda x: tuple(getattr(x, "shape", ())), tree)
+
+
+# Box class -> whether its unbox() takes ``apply_constraint`` (Partitioned and
+# LogicallyPartitioned do; a user's AxisMetadata subclass may not).
+_TAKES_APPLY_CONSTRAINT: dict[type, bool] = {}
+
+
+def _unbox_unconstrained(box: meta.AxisMetadata[Any]) -> Any:
+    """The boxed value without the sharding constraint ``unbox()`` may add.
+
+    Reading a shape needs no constraint; applying one would add an op to the
+    trace (or, outside ``jit``, run a resharding) for every parameter check.
+    """
+    cls = type(box)
+    takes = _TAKES_APPLY_CONSTRAINT.get(cls)
+    if takes is None:
+        try:
+            takes = "apply_constraint" in inspect.signature(cls.unbox).parameters
+        except (TypeError, ValueError):
+            takes = False
+        _TAKES_APPLY_CONSTRAINT[cls] = takes
+    return box.unbox(apply_constraint=False) if takes else box.unbox()
 
 
 class Variable(Generic[T]):
