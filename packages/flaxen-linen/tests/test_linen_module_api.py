@@ -312,6 +312,36 @@ def test_capture_intermediates_filter(ae_variables):
     assert set(state["intermediates"]) == {"encoder", "decoder"}
 
 
+def test_capture_intermediates_filter_sees_setup_and_private_methods():
+    class Inner(nn.Module):
+        def __call__(self, x):
+            return x * 2
+
+        def _plus_one(self, x):
+            return x + 1
+
+    class Outer(nn.Module):
+        def setup(self):
+            self.inner = Inner()
+
+        def __call__(self, x):
+            return self.inner(x) + self.inner._plus_one(x) + self._same(x)
+
+        def _same(self, x):
+            return x
+
+    _, state = Outer().apply({}, 1.0, capture_intermediates=lambda mdl, method: True)
+    assert state["intermediates"] == {
+        "__call__": (5.0,),
+        "_same": (1.0,),
+        "setup": (None,),  # what setup returned
+        "inner": {"__call__": (2.0,), "_plus_one": (2.0,)},
+    }
+    # True still means __call__ only.
+    _, state = Outer().apply({}, 1.0, capture_intermediates=True)
+    assert state["intermediates"] == {"__call__": (5.0,), "inner": {"__call__": (2.0,)}}
+
+
 def test_capture_intermediates_in_init_and_with_method(ae_variables):
     variables = AutoEncoder().init(KEY, X5, capture_intermediates=True)
     assert set(variables) == {"params", "intermediates"}
@@ -844,6 +874,24 @@ def test_module_paths_of_a_module_called_twice():
         "",
         "Dense_0",
     ]
+
+
+def test_module_paths_leave_out_modules_whose_setup_only_ran():
+    class Inner(nn.Module):
+        def setup(self):
+            self.enc = Dense(4)
+
+        def __call__(self, x):
+            return self.enc(x)
+
+    class Outer(nn.Module):
+        def setup(self):
+            self.inner = Inner()
+
+        def __call__(self, x):
+            return self.inner.enc(x)  # runs inner's setup, never inner itself
+
+    assert list(Outer().module_paths(KEY, jnp.ones((1, 2)))) == ["", "inner/enc"]
 
 
 # -- intercept_methods -------------------------------------------------------------------

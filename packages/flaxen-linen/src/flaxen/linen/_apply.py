@@ -213,7 +213,8 @@ def module_paths(
 
     def record(next_fun: Any, call_args: Any, call_kwargs: Any, info: Any) -> Any:
         instance = info.module
-        if instance.__dict__.get("scope") is not None:
+        # A module whose setup ran but none of whose methods did is not used.
+        if info.method_name != "setup" and instance.__dict__.get("scope") is not None:
             path = "/".join(instance.path)
             if path not in found or show_repeated:
                 found[path] = instance.clone(parent=None, name=None)

@@ -68,12 +68,18 @@ def invoke(module: Any, fun: Callable[..., Any], name: str, args: tuple, kwargs:
     return fun(module, *args, **kwargs)
 
 
-def run_setup(module: Any, setup: Callable[..., Any]) -> None:
-    """Runs ``setup`` as a method of ``module``: submodules built in it get ``module`` as parent."""
+def run_setup(module: Any, setup: Callable[..., Any]) -> Any:
+    """Runs ``setup`` as a method of ``module``: submodules built in it get ``module`` as parent.
+
+    Interceptors see it and ``capture_intermediates`` filters may record it.
+    """
     stack = context.module_stack
     stack.append(module)
     try:
-        invoke(module, setup, "setup", (), {})
+        y = invoke(module, setup, "setup", (), {})
+        if context.capture_stack:
+            _maybe_capture(module, "setup", y)
+        return y
     finally:
         stack.pop()
 

@@ -31,7 +31,7 @@ from flaxen.errors import (
 from flaxen.traceback_util import api_boundary
 
 from . import _apply, _naming
-from ._calls import invoke, module_state, run_setup, unwrap, wrap_method
+from ._calls import module_state, run_setup, unwrap, wrap_method
 from ._dataclass import field_names, init_field_names, make_dataclass, unspecified_parent
 from ._repr import module_repr
 from ._state import PARAM, VARIABLE, ModuleState, context
@@ -73,7 +73,7 @@ def _wrap_setup(setup: Callable[..., Any]) -> Callable[..., Any]:
         if self.__dict__.get("scope") is None:
             raise CallSetupUnboundModuleError()
         if module_state(self).in_setup:  # super().setup(), or a setup calling another's
-            return invoke(self, setup, "setup", (), {})
+            return run_setup(self, setup)
         self._try_setup()
         return None
 
