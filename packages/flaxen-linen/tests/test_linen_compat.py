@@ -482,6 +482,192 @@ def share_scope_lazy_init_and_static_args(nn):
     return lazy, out, variables, grads
 
 
+@scenario
+def adoption_order_and_shared_orphans(nn):
+    Dense, _, _ = layers(nn)
+
+    class Wrap(nn.Module):
+        inner: nn.Module
+
+        def __call__(self, x):
+            return self.inner(x)
+
+    class Pair(nn.Module):
+        a: nn.Module
+        b: nn.Module
+
+        def __call__(self, x):
+            return self.a(x) + self.b(x)
+
+    class Items(nn.Module):
+        items: list
+
+        def __call__(self, x):
+            return sum(item(x) for item in self.items)
+
+    class PassedFirst(nn.Module):
+        def setup(self):
+            dense = Dense(4)
+            self.a = Wrap(dense)
+            self.dense = dense
+
+        def __call__(self, x):
+            return self.dense(x) + self.a(x)
+
+    class OneAssignment(nn.Module):
+        def setup(self):
+            dense = Dense(4)
+            self.a = [Wrap(dense), dense]
+
+        def __call__(self, x):
+            return self.a[0](x) + self.a[1](x)
+
+    class CompactOrphan(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            orphan = Dense(4, parent=None)
+            return Wrap(orphan)(x) + Wrap(orphan)(x)
+
+    class SequentialInSetup(nn.Module):
+        def setup(self):
+            self.seq = nn.Sequential([Dense(4), jax.nn.relu, Dense(2)])
+
+        def __call__(self, x):
+            return self.seq(x)
+
+    orphan = Dense(4)
+    x = jnp.ones((1, 3))
+    models = [
+        Pair(Wrap(orphan), Wrap(orphan)),
+        Pair(Wrap(orphan), orphan),
+        Items([Wrap(orphan), orphan]),
+        PassedFirst(),
+        OneAssignment(),
+        CompactOrphan(),
+        SequentialInSetup(),
+    ]
+    backbone = Wrap(orphan)
+    variables = backbone.init(KEY, x)
+    through_lambda = backbone.apply(variables, x, method=lambda m, x: m.inner(x))
+    return [m.init_with_output(KEY, x) for m in models], through_lambda
+
+
+@scenario
+def modules_lifted_into_transforms(nn):
+    class Scale(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return x * self.param("w", jax.nn.initializers.normal(), (x.shape[-1],))
+
+    class Hold(nn.Module):
+        inner: nn.Module
+
+        def __call__(self, x):
+            return self.inner(x)
+
+    mapped = dict(variable_axes={"params": 0}, split_rngs={"params": True})
+
+    class FieldOfLiftedClass(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.vmap(Hold, **mapped)(Scale())(x)
+
+    class FieldInSetup(nn.Module):
+        def setup(self):
+            self.held = nn.vmap(Hold, **mapped)(Scale())
+
+        def __call__(self, x):
+            return self.held(x)
+
+    class InArguments(nn.Module):
+        def setup(self):
+            self.d = Scale()
+
+        @nn.compact
+        def __call__(self, x):
+            fn = nn.vmap(lambda mdl, x, ms: ms["a"][0](x) + ms["b"](x), **mapped)
+            return fn(self, x, {"a": [Scale()], "b": self.d})
+
+    class OtherTransforms(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            c = nn.jit(lambda mdl, x, d: d(x))(self, x, Scale())
+            d = nn.remat(lambda mdl, x, d: d(x))(self, x, Scale())
+            scan = nn.scan(
+                lambda mdl, c, d: (d(c), None),
+                variable_broadcast="params",
+                split_rngs={"params": False},
+                length=2,
+            )
+            return c, d, scan(self, x, Scale())[0]
+
+    x = jnp.linspace(-1, 1, 6).reshape(2, 3)
+    results = []
+    for model, inputs in [
+        (FieldOfLiftedClass(), x),
+        (FieldInSetup(), x),
+        (InArguments(), x),
+        (OtherTransforms(), x[0]),
+    ]:
+        out, variables = model.init_with_output(KEY, inputs)
+        results.append((out, variables, model.apply(variables, 2 * inputs)))
+    return results
+
+
+@scenario
+def interceptors_and_named_scopes(nn):
+    class Inner(nn.Module):
+        def __call__(self, x):
+            return jnp.sin(x)
+
+        def other(self, x):
+            return jnp.tan(x)
+
+    class Base(nn.Module):
+        def setup(self):
+            self.w = self.param("w", lambda key: jnp.exp(jnp.ones(())))
+            self.inner = Inner()
+
+    class Outer(Base):
+        def setup(self):
+            super().setup()
+
+        def __call__(self, x):
+            return self.inner(x) * self.w + self._helper(x) + self.inner.other(x)
+
+        def _helper(self, x):
+            return jnp.cos(x)
+
+        def __mangled(self):
+            return 1.0
+
+        def twice(self, x):
+            return self(x) * self.__mangled()
+
+    log = []
+
+    def record(next_fun, args, kwargs, context):
+        log.append(f"{type(context.module).__name__}.{context.method_name}")
+        return next_fun(*args, **kwargs)
+
+    def stacks(fn):
+        jaxpr = jax.make_jaxpr(fn)(1.0)
+        return [f"{e.primitive.name}@{e.source_info.name_stack}" for e in jaxpr.jaxpr.eqns]
+
+    with nn.intercept_methods(record):
+        variables = Outer(name="foo").init(KEY, 1.0, method="twice")
+    with nn.override_named_call(True):
+        scoped = stacks(lambda x: Outer(name="foo").apply(variables, x, method="twice"))
+    _, captured = Outer(name="foo").apply(
+        variables,
+        1.0,
+        method="twice",
+        capture_intermediates=lambda mdl, method: True,
+        mutable=["intermediates"],
+    )
+    return variables, log, scoped, captured
+
+
 def _normalize(tree):
     def leaf(x):
         if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):

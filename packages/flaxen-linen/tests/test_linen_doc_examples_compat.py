@@ -64,5 +64,8 @@ def test_doc_example_matches_flax(name):
 
 def test_flax_does_not_forward_keyword_arguments_through_vmap():
     # Documents FLAX_CANNOT_RUN: if flax starts forwarding them, compare the example too.
-    with pytest.raises(TypeError, match="train"):
+    with (
+        pytest.warns(RuntimeWarning, match='kwargs are not supported in vmap, so "train"'),
+        pytest.raises(TypeError, match="train"),
+    ):
         examples._run("lifted_vmap_batchnorm", flax_nn)
