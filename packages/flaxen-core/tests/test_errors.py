@@ -70,7 +70,7 @@ CASES = {
         ["More than one object", ".a.b and .c", "find_all()"],
         {},
     ),
-    "DescriptorAttributeError": ((), AttributeError, ["property", "non-existent attribute"], {}),
+    "DescriptorAttributeError": ((), Exception, ["property", "non-existent attribute"], {}),
     "ImmutableVariableError": (
         ("Cannot update 'mean': batch_stats is frozen.",),
         ValueError,

@@ -598,11 +598,6 @@ def test_rnn_variable_tree_and_names():
     assert sorted(params) == ["SimpleCell_0", "SimpleCell_1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flaxen.linen._naming._needs_adoption: a module built unnamed in a setup (parent set,"
-    " no scope) is not adopted by the module it is passed to; flax adopts it",
-)
 def test_rnn_built_in_setup_adopts_its_cell():
     class Adopting(nn.Module):
         def setup(self):

@@ -224,11 +224,6 @@ def test_scan_options_with_dropout_and_sown_intermediates_match_flax():
     assert_same(*results)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flaxen.linen._naming.adopt clones an orphan for each module that adopts it; flax"
-    " binds the orphan to the first adopter and the second one shares it",
-)
 def test_one_cell_shared_by_both_directions_matches_flax():
     def build(nn):
         cell = nn.GRUCell(4)

@@ -769,14 +769,6 @@ def test_remat_static_argnums_count_the_module_as_zero():
     close(grads["params"]["Dense_0"]["bias"], jnp.full(2, 2.0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lazy_init through nn.remat raises LazyInitError ('an initializer depends on input"
-    " values') although the initializer only uses shapes; flax initializes lazily through remat."
-    " Cause in flaxen-core: _partial_eval treats the remat primitive ('remat2') as opaque, so"
-    " every output of the remat (the variables too) depends on the unknown input; listing it"
-    " in _partial_eval._CALL_PRIMITIVES (like jit/pjit) fixes it",
-)
 def test_lazy_init_through_remat():
     class Scale(nn.Module):
         @nn.compact

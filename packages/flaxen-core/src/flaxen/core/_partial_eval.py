@@ -25,7 +25,8 @@ from jax.extend import core as jcore
 
 from flaxen.errors import LazyInitError
 
-_CALL_PRIMITIVES = ("jit", "pjit", "closed_call", "core_call")
+# remat2 is jax.checkpoint (nn.remat): its body holds the variables to keep.
+_CALL_PRIMITIVES = ("jit", "pjit", "closed_call", "core_call", "remat2")
 
 
 def _sub_jaxpr(eqn: Any) -> Any:

@@ -56,7 +56,7 @@ class AssignSubModuleError(FlaxenError, RuntimeError):
         )
 
 
-class DescriptorAttributeError(FlaxenError, AttributeError):
+class DescriptorAttributeError(FlaxenError):
     """A property of a Module reads an attribute that does not exist.
 
     Raised instead of a bare ``AttributeError`` from inside a property (or
@@ -140,8 +140,9 @@ class NameInUseError(FlaxenError, ValueError):
       dense = nn.Dense(3, name='bar')
       y, z = dense(x), dense(x)       # shares the submodule
 
-    A parameter and a submodule may not share a name either, nor may two
-    variables in different collections:
+    A parameter and a submodule may not share a name either (variables in
+    different collections may: ``'params'`` and ``'batch_stats'`` each have
+    their own names):
 
     .. code-block:: python
 

@@ -70,6 +70,10 @@ class Recorder:
         if scope is None or self.measuring:
             return next_fun(*args, **kwargs)
         method = context.method_name
+        if method == "setup":
+            # Interceptors see setup, but Flax's tables leave it out: the
+            # submodules it defines show up when they are called.
+            return next_fun(*args, **kwargs)
         if _is_lifted_wrapper(module, method):
             # The wrapped class's call (same path) is recorded instead; inside
             # a transform, calls run in another trace and are never replayed.
