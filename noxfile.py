@@ -145,7 +145,8 @@ def isolated(session: nox.Session, package: str) -> None:
     closure = sibling_closure(package)
     session.install(*[str(packages()[n]["_dir"]) for n in closure])
     install_test_groups(session, [package])
-    run_pytest(session, *test_paths([package]))
+    session.install("pytest-xdist>=3.5")  # the test runner only, not a dependency
+    run_pytest(session, *test_paths([package]), extra=("-n", "2", "--dist", "loadfile"))
 
 
 @nox.session(python=PYTHON)
@@ -255,7 +256,7 @@ DOCS_BUILD = BUILD_DIR / "docs"
 DOCS_ENV = dict(TEST_ENV, XLA_FLAGS="--xla_force_host_platform_device_count=8")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, tags=["ci"])
 def docs(session: nox.Session) -> None:
     """Builds the site (warnings are errors) and runs every example in it.
 

@@ -56,7 +56,7 @@ def test_stack_forest():
     assert ints.dtype == jnp.int32 and ints.weak_type
     with pytest.raises(ValueError, match="same shape"):
         common_utils.stack_forest([np.ones(2), np.zeros(3)])
-    with pytest.raises(ValueError, match="pytree structure|Dict key mismatch"):  # jax<0.10 wording
+    with pytest.raises(ValueError, match=r"pytree structure|Dict key mismatch"):  # jax<0.10 wording
         common_utils.stack_forest([{"a": 1}, {"b": 2}])
     with pytest.raises(TypeError):
         common_utils.stack_forest([])

@@ -236,7 +236,7 @@ def test_frozen_dict_params_stay_frozen_and_need_matching_grads():
     assert_trees_equal(new.params.unfreeze(), expected)
     # The tree structures differ (FrozenDict vs dict): optax refuses, as in Flax.
     # (jax's wording changed in 0.10.)
-    with pytest.raises(ValueError, match="pytree structure error|Custom node type mismatch"):
+    with pytest.raises(ValueError, match=r"pytree structure error|Custom node type mismatch"):
         state.apply_gradients(grads=_grads())
 
 
