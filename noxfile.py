@@ -246,7 +246,9 @@ def bench(session: nox.Session) -> None:
     env = {"FLAXEN_BENCH_MINIMAL_PYTHON": str(minimal / "bin" / "python"), "JAX_PLATFORMS": "cpu"}
     session.run("python", "benchmarks/run.py", "--out", str(out), *session.posargs, env=env)
     if (ROOT / "benchmarks" / "checkpoint_bench.py").exists():
-        session.run("python", "benchmarks/checkpoint_bench.py", "--out", str(out), env=env)
+        session.run(
+            "python", "benchmarks/checkpoint_bench.py", "--out", str(out), "--repeat", "5", env=env
+        )
 
 
 # -- documentation -------------------------------------------------------------------

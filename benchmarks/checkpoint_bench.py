@@ -196,6 +196,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dir", default=None, help="where to write (default: a temp dir)")
     parser.add_argument("--json", default=None, help="write the results as JSON to this path")
     parser.add_argument(
+        "--out", default=None, help="write checkpoint.json and checkpoint.md into this directory"
+    )
+    parser.add_argument(
         "--contenders",
         default="raw,flaxen-msgpack,flaxen-orbax,flax-msgpack,flax-orbax",
         help="comma-separated subset to run",
@@ -282,7 +285,52 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "checkpoint.json"), "w") as f:
+            json.dump(report, f, indent=2)
+        with open(os.path.join(args.out, "checkpoint.md"), "w") as f:
+            f.write(markdown(report))
     return 0
+
+
+# (flaxen contender, what it is compared with, minimum ratio of save MB/s)
+TARGETS = (
+    ("flaxen-msgpack", "flax-msgpack", 5.0),
+    ("flaxen-orbax", "flax-orbax", 2.0),
+    ("flaxen-msgpack", "raw", 0.8),
+    ("flaxen-orbax", "raw", 0.8),
+)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as a markdown table of medians plus the targets."""
+    results = report["results"]
+    lines = [
+        f"{report['size_mb']:.0f} MB tree, {report['repeat']} interleaved rounds, medians"
+        " (best in parentheses); every save ends with an fsync",
+        "",
+        "| contender | save MB/s | restore MB/s |",
+        "|---|---|---|",
+    ]
+    for name, r in results.items():
+        if "save_mb_s" not in r:
+            lines.append(f"| {name} | {r.get('skipped', '-')} | |")
+            continue
+        lines.append(
+            f"| {name} | {r['save_mb_s']:.0f} ({r['best_save_mb_s']:.0f})"
+            f" | {r['restore_mb_s']:.0f} ({r['best_restore_mb_s']:.0f}) |"
+        )
+    lines += ["", "| target | save ratio | restore ratio | met (save) |", "|---|---|---|---|"]
+    for ours, theirs, minimum in TARGETS:
+        a, b = results.get(ours, {}), results.get(theirs, {})
+        if "save_mb_s" not in a or "save_mb_s" not in b:
+            continue
+        save = a["save_mb_s"] / b["save_mb_s"]
+        restore = a["restore_mb_s"] / b["restore_mb_s"]
+        met = "yes" if save >= minimum else "**no**"
+        lines.append(f"| {ours} / {theirs} >= {minimum:g} | {save:.2f} | {restore:.2f} | {met} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -49,7 +49,10 @@ def build(nn: Any) -> Models:
     class SmallMLP(nn.Module):
         @nn.compact
         def __call__(self, x):
-            return nn.Dense(10)(nn.relu(nn.Dense(32)(x)))
+            # One layer per statement: the outer constructor of a nested
+            # expression runs first and would take the name Dense_0.
+            x = nn.relu(nn.Dense(32)(x))
+            return nn.Dense(10)(x)
 
     class ResNetBlock(nn.Module):
         filters: int
@@ -89,7 +92,8 @@ def build(nn: Any) -> Models:
             y = nn.MultiHeadDotProductAttention(num_heads=HEADS)(y, y, mask=mask)
             x = x + y
             y = nn.LayerNorm()(x)
-            y = nn.Dense(D_MODEL)(nn.gelu(nn.Dense(MLP_DIM)(y)))
+            y = nn.gelu(nn.Dense(MLP_DIM)(y))
+            y = nn.Dense(D_MODEL)(y)
             return x + y
 
     class ScannedBlock(nn.Module):
