@@ -8,8 +8,10 @@ functions stay pure.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -75,13 +77,28 @@ def resolve_method(module: Any, method: Callable[..., Any] | str | None) -> Call
         return method.__func__
     if not callable(method):
         raise ApplyModuleInvalidMethodError(method)
-    try:
-        parameters = inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return method
-    if not parameters:
+    if not _takes_arguments(method):
         raise ApplyModuleInvalidMethodError(method)
     return method
+
+
+# inspect.signature costs tens of microseconds, once per apply otherwise;
+# functions (and classes' __call__) are few and long-lived.
+_TAKES_ARGUMENTS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _takes_arguments(method: Callable[..., Any]) -> bool:
+    try:
+        return _TAKES_ARGUMENTS[method]
+    except (KeyError, TypeError):  # TypeError: not weak-referenceable / unhashable
+        pass
+    try:
+        answer = bool(inspect.signature(method).parameters)
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        answer = True
+    with contextlib.suppress(TypeError):
+        _TAKES_ARGUMENTS[method] = answer
+    return answer
 
 
 def bound_clone(module: Any, scope: core.Scope) -> Any:
