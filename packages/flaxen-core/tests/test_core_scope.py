@@ -475,7 +475,7 @@ def test_param_shape_check_applies_no_sharding_constraint(monkeypatch):
 
     _, variables = init(model)(KEY, False)
     calls = _constraint_spy(monkeypatch)
-    with jax.set_mesh(jax.make_mesh((8,), ("data",))):
+    with jax.set_mesh(jax.make_mesh((8,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))):
         # The existing parameter's shape is checked against the initializer's;
         # only the value handed out unboxed is constrained to its sharding.
         boxed = apply(model)(variables, False)
