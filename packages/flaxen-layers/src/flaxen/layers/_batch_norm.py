@@ -11,7 +11,14 @@ from flaxen.linen import Module, compact, merge_param
 
 from ._dtypes import Dtype
 from ._initializers import Initializer
-from ._norm_stats import Axes, canonicalize_axes, compute_stats, normalize
+from ._lax_ops import as_array
+from ._norm_stats import (
+    Axes,
+    canonicalize_axes,
+    compute_stats,
+    normalize,
+    running_average,
+)
 
 Array = jax.Array
 
@@ -107,7 +114,7 @@ class BatchNorm(Module):
         use_running_average = merge_param(
             "use_running_average", self.use_running_average, use_running_average
         )
-        x = jnp.asarray(x)
+        x = as_array(x)
         feature_axes = canonicalize_axes(x.ndim, self.axis)
         reduction_axes = tuple(i for i in range(x.ndim) if i not in feature_axes)
         feature_shape = tuple(x.shape[ax] for ax in feature_axes)
@@ -129,9 +136,8 @@ class BatchNorm(Module):
                 force_float32_reductions=self.force_float32_reductions,
             )
             if not initializing:
-                momentum = self.momentum
-                ra_mean.value = momentum * ra_mean.value + (1 - momentum) * mean
-                ra_var.value = momentum * ra_var.value + (1 - momentum) * var
+                ra_mean.value = running_average(ra_mean.value, mean, self.momentum)
+                ra_var.value = running_average(ra_var.value, var, self.momentum)
 
         return normalize(
             self,

@@ -17,7 +17,7 @@ from jax import lax
 
 from flaxen.linen import Module, compact, nowrap
 
-from . import initializers, linear
+from . import _lax_ops, initializers, linear
 from ._cell_base import RNNCellBase, default_kernel_init, lstm_carry
 from ._initializers import Initializer
 from .dtypes import Dtype, promote_dtype
@@ -299,7 +299,7 @@ def _concat_dense(
         x, kernel, (((x.ndim - 1,), (0,)), ((), ())), preferred_element_type=kernel.dtype
     )
     if bias is not None:
-        y = y + jnp.reshape(bias, (1,) * (y.ndim - 1) + bias.shape)
+        y = _lax_ops.add_bias(y, bias, (1,) * (y.ndim - 1) + bias.shape)
     return jnp.split(y, len(params), axis=-1)
 
 

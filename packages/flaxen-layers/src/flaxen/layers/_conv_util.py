@@ -10,6 +10,7 @@ from typing import Any
 import jax.numpy as jnp
 from jax import lax
 
+from . import _lax_ops
 from ._typing import Array, LaxPadding, PaddingLike
 
 
@@ -108,4 +109,4 @@ def check_mask(mask: Any, kernel_shape: tuple[int, ...]) -> None:
 def add_bias(y: Array, bias: Array | None) -> Array:
     if bias is None:
         return y
-    return y + jnp.reshape(bias, (1,) * (y.ndim - bias.ndim) + bias.shape)
+    return _lax_ops.add_bias(y, bias, (1,) * (y.ndim - bias.ndim) + bias.shape)

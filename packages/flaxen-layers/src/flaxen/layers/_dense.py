@@ -13,7 +13,7 @@ from jax import lax
 
 from flaxen.linen import Module, compact
 
-from . import initializers
+from . import _lax_ops, initializers
 from ._dtypes import promote_dtype
 from ._typing import (
     Array,
@@ -137,7 +137,7 @@ class Dense(Module):
             inputs, kernel, (((inputs.ndim - 1,), (0,)), ((), ())), precision=self.precision
         )
         if bias is not None:
-            y += jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
+            y = _lax_ops.add_bias(y, bias, (1,) * (y.ndim - 1) + (features,))
         return y
 
 
@@ -231,5 +231,5 @@ class DenseGeneral(Module):
         out = dot_general(inputs, kernel, dimension_numbers, precision=self.precision)
         if bias is not None:
             n_free = ndim - n_batch - n_axis
-            out += jnp.reshape(bias, batch_shape + (1,) * n_free + features)
+            out = _lax_ops.add_bias(out, bias, batch_shape + (1,) * n_free + features)
         return out

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from flaxen.linen import Module, compact
 
-from . import initializers
+from . import _lax_ops, initializers
 from ._dense import default_kernel_init
 from ._dtypes import promote_dtype
 from ._typing import Array, Dtype, Initializer, PrecisionLike, PromoteDtypeFn
@@ -147,5 +147,5 @@ class Einsum(Module):
         )
         if bias is not None:
             _, broadcast_shape = _bias_shapes(kernel_spec, out_spec, shape, y.ndim)
-            y += jnp.reshape(bias, broadcast_shape)
+            y = _lax_ops.add_bias(y, bias, tuple(broadcast_shape))
         return y

@@ -23,6 +23,7 @@ import numpy as np
 from jax import lax
 
 from ._dtypes import canonicalize_dtype
+from ._lax_ops import add, as_array, mul, reshape, same_kind, sub
 
 Array = jax.Array
 #: One axis or several (negative values count from the end).
@@ -31,33 +32,23 @@ Axes = int | Sequence[int]
 _PLAIN_FLOATS = frozenset(jnp.dtype(d) for d in ("float32", "float64", "complex64", "complex128"))
 
 
-def _same_kind(a: Any, b: Any) -> bool:
-    # Arrays jnp would combine without promotion or rank broadcasting: the
-    # lax op gives the same equation without jnp's dispatch (these run on
-    # every trace of every normalization layer).
-    return (
-        getattr(a, "dtype", None) is not None
-        and getattr(b, "dtype", None) == a.dtype
-        and a.ndim == b.ndim
-        and not a.aval.weak_type
-        and not b.aval.weak_type
-    )
+def add_scalar(x: Array, c: float) -> Array:
+    """``x + c`` for a Python number ``c``, as jnp computes it (``c`` weakly typed)."""
+    plain = isinstance(x, jax.Array) and x.dtype in _PLAIN_FLOATS and not x.aval.weak_type
+    if type(c) in (int, float) and plain:
+        return lax.add(x, np.array(c, x.dtype))
+    return x + c
 
 
-def _sub(a: Array, b: Array) -> Array:
-    return lax.sub(a, b) if _same_kind(a, b) else a - b
-
-
-def _mul(a: Array, b: Array) -> Array:
-    return lax.mul(a, b) if _same_kind(a, b) else a * b
-
-
-def _add(a: Array, b: Array) -> Array:
-    return lax.add(a, b) if _same_kind(a, b) else a + b
-
-
-def _reshape(x: Array, shape: tuple[int, ...]) -> Array:
-    return x if x.shape == shape else lax.reshape(x, shape)
+def running_average(old: Array, new: Array, momentum: float) -> Array:
+    """``momentum * old + (1 - momentum) * new`` (the running statistics' update)."""
+    if type(momentum) in (int, float) and old.dtype in _PLAIN_FLOATS and same_kind(old, new):
+        dtype = old.dtype
+        return lax.add(
+            lax.mul(np.array(momentum, dtype), old),
+            lax.mul(np.array(1 - momentum, dtype), new),
+        )
+    return momentum * old + (1 - momentum) * new
 
 
 def canonicalize_axes(rank: int, axes: int | Iterable[int]) -> tuple[int, ...]:
@@ -81,7 +72,7 @@ def _mean(x: Array, axes: tuple[int, ...], mask: Array | None) -> Array:
         count = 1
         for ax in axes:
             count *= x.shape[ax]
-        return lax.div(jnp.sum(x, axes), np.array(count, x.dtype))
+        return lax.div(lax.reduce_sum(x, axes), np.array(count, x.dtype))
     return jnp.mean(x, axes, where=mask)
 
 
@@ -137,10 +128,10 @@ def compute_stats(
         return None, var
     if use_fast_variance:
         mu, mu2 = distributed_mean(x, abs_sq(x))
-        var = lax.max(np.array(0, mu2.dtype), _sub(mu2, abs_sq(mu)))
+        var = lax.max(np.array(0, mu2.dtype), sub(mu2, abs_sq(mu)))
     else:
         (mu,) = distributed_mean(x)
-        (var,) = distributed_mean(abs_sq(_sub(x, lax.expand_dims(mu, axes))))
+        (var,) = distributed_mean(abs_sq(sub(x, lax.expand_dims(mu, axes))))
     return mu, var
 
 
@@ -177,17 +168,17 @@ def normalize(
     feature_shape = tuple(feature_shape)
     param_shape = tuple(param_shape)
     var = lax.expand_dims(var, reduction_axes)
-    y = _sub(x, lax.expand_dims(mean, reduction_axes)) if centered else x
-    mul = lax.rsqrt(var + epsilon)
+    y = sub(x, lax.expand_dims(mean, reduction_axes)) if centered else x
+    factor = lax.rsqrt(add_scalar(var, epsilon))
     scale = bias = None
     if use_scale:
         scale = module.param("scale", scale_init, param_shape, param_dtype)
-        scale = _reshape(jnp.asarray(scale), feature_shape)
-        mul = _mul(mul, scale)
-    y = _mul(y, mul)
+        scale = reshape(as_array(scale), feature_shape)
+        factor = mul(factor, scale)
+    y = mul(y, factor)
     if use_bias:
         bias = module.param("bias", bias_init, param_shape, param_dtype)
-        bias = _reshape(jnp.asarray(bias), feature_shape)
-        y = _add(y, bias)
+        bias = reshape(as_array(bias), feature_shape)
+        y = add(y, bias)
     out_dtype = canonicalize_dtype(x, scale, bias, dtype=dtype)
     return y if y.dtype == out_dtype else jnp.asarray(y, out_dtype)
