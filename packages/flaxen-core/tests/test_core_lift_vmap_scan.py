@@ -302,6 +302,33 @@ def test_scan_with_broadcast_params_reuses_them_every_step():
     np.testing.assert_allclose(c2, want_c, rtol=RTOL, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("mutable", "rngs", "traces"),
+    [
+        (False, None, 1),  # lax.scan's trace only
+        (["intermediates"], None, 2),  # + the broadcast pre-pass
+        (False, {"params": KEY}, 2),  # + the pre-pass, which advances the counters
+    ],
+)
+def test_scan_traces_the_body_for_its_pre_pass_only_when_it_can_matter(mutable, rngs, traces):
+    calls = []
+
+    def counting_cell(scope, c, x):
+        calls.append(None)
+        return cell(scope, c, x)
+
+    scanned = lift.scan(counting_cell, variable_broadcast="params", split_rngs={"params": False})
+    carry, xs = jnp.ones((1, 3)), data((5, 1, 3))
+    _, variables = init(scanned)(KEY, carry, xs)
+    calls.clear()
+    out = jax.jit(lambda v: apply(scanned, mutable=mutable)(v, carry, xs, rngs=rngs))(variables)
+    c, ys = out if mutable is False else out[0]
+    assert len(calls) == traces
+    want_c, want_ys = python_loop(variables["params"]["Dense_0"], carry, xs, per_step=False)
+    np.testing.assert_allclose(c, want_c, rtol=RTOL, atol=1e-6)
+    np.testing.assert_allclose(ys, want_ys, rtol=RTOL, atol=1e-6)
+
+
 @pytest.mark.parametrize("unroll", [1, 3])
 def test_scan_reverse_in_axes_broadcast_and_out_axes(unroll):
     def body(scope, c, x, b):

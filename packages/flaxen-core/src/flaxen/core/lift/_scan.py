@@ -10,7 +10,9 @@ A scan body sees three kinds of collections:
   which is checked on the traced program.
 
 Like Flax, the body is traced once before the loop (that first trace draws
-from the RNG counters too), then once more by ``jax.lax.scan``.
+from the RNG counters too), then once more by ``jax.lax.scan``. The first
+trace is skipped where it could change nothing: no collection is mutable and
+no stream is given, as in a plain ``apply``.
 """
 
 from __future__ import annotations
@@ -156,7 +158,8 @@ def scan(
 
         scan_inputs = (scan_vars_front, scanned_rngs, scanned_args)
         carry0 = (carry_vars, init)
-        broadcast_vars = _compute_broadcast(body_fn, broadcast_vars, carry0, scan_inputs)
+        if _pre_pass_observable(scope_fn):
+            broadcast_vars = _compute_broadcast(body_fn, broadcast_vars, carry0, scan_inputs)
 
         def loop_body(carry, step_inputs):
             _, carry, ys = body_fn(broadcast_vars, carry, step_inputs)
@@ -196,6 +199,26 @@ def _move_out_axes(ys: Any, out_axes: Any) -> Any:
     return jax.tree_util.tree_map(
         lambda axis, y: _moveaxis(y, 0, axis), out_axes, ys, is_leaf=lambda x: x is None
     )
+
+
+def _pre_pass_observable(scope_fn: Any) -> bool:
+    """Whether the broadcast pre-pass can change anything.
+
+    It computes broadcast variables the body creates or changes, checks that
+    the carried variables keep their structure, and advances the RNG counters.
+    When no collection is mutable and no stream exists (a plain ``apply``),
+    it would do none of these, so the body is traced once instead of twice.
+    """
+    roots = getattr(scope_fn, "outer_roots", None)
+    if roots is None:
+        return True
+    for root in roots:
+        mutable = root._store.mutable
+        if root.rngs or not (
+            mutable is False or (isinstance(mutable, list | tuple) and not mutable)
+        ):
+            return True
+    return False
 
 
 def _compute_broadcast(body_fn: Callable, broadcast_vars: Any, carry0: Any, scan_inputs: Any):
