@@ -8,6 +8,7 @@ functions of explicit parameters (the floor for framework overhead).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -239,3 +240,38 @@ RAW_APPLY = {
     "Transformer": raw_transformer,
     "ScanTransformer": raw_scan_transformer,
 }
+
+
+def _path_hash(*items: str | int) -> int:
+    """The ``fold_in`` data Linen derives from a scope path and a draw counter."""
+    digest = hashlib.sha1()
+    for item in items:
+        if isinstance(item, str):
+            digest.update(item.encode())
+        else:
+            digest.update(item.to_bytes((item.bit_length() + 7) // 8, "big"))
+    return int.from_bytes(digest.digest()[:4], "big")
+
+
+def raw_mlp_init(key: jax.Array, x: jax.Array, features: int = 256, depth: int = 8) -> Any:
+    """``MLP().init`` as plain JAX: the same key derivation, initializers and forward pass.
+
+    The floor for ``eval_shape(init)``: what any framework must trace to give
+    Linen's parameters bit for bit.
+    """
+    kernel_init = jax.nn.initializers.lecun_normal()
+    params = {}
+    fan_in = x.shape[-1]
+    for i in range(depth):
+        name, out = f"Dense_{i}", features if i < depth - 1 else 10
+        params[name] = {
+            "kernel": kernel_init(
+                jax.random.fold_in(key, _path_hash(name, 1)), (fan_in, out), jnp.float32
+            ),
+            "bias": jax.nn.initializers.zeros(
+                jax.random.fold_in(key, _path_hash(name, 2)), (out,), jnp.float32
+            ),
+        }
+        fan_in = out
+    raw_mlp(params, x)
+    return {"params": params}

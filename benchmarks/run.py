@@ -165,6 +165,18 @@ class Bench:
                 )
                 for fw in self.nn
             }
+            if model == "MLP":
+                same = jax.tree_util.tree_all(
+                    jax.tree_util.tree_map(
+                        lambda a, b: bool((a == b).all()),
+                        bench_models.raw_mlp_init(KEY, x),
+                        self.variables("flaxen", model),
+                    )
+                )
+                self.notes.append(f"raw MLP init equals Linen's bit for bit: {same}")
+                fns["raw"] = lambda: jax.eval_shape(
+                    lambda k, x: bench_models.raw_mlp_init(k, x), KEY, x
+                )
             self.add("eval_shape(init)", model, interleaved(fns, self.repeats(20)), 0.40)
 
     def eager_apply(self) -> None:
