@@ -13,9 +13,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 Array = jax.Array
+
+#: Dtypes a Python scalar converts to exactly as ``np.array(c, dtype)`` does.
+PLAIN_FLOATS = frozenset(jnp.dtype(d) for d in ("float32", "float64", "complex64", "complex128"))
 
 
 def same_kind(a: Any, b: Any) -> bool:
@@ -43,6 +47,26 @@ def mul(a: Array, b: Array) -> Array:
 def add(a: Array, b: Array) -> Array:
     """``a + b``."""
     return lax.add(a, b) if same_kind(a, b) else a + b
+
+
+def _takes_scalar_as_is(x: Any, c: Any) -> bool:
+    # A Python number meets ``x`` as a weakly typed constant of ``x``'s dtype.
+    return (
+        type(c) in (int, float)
+        and isinstance(x, jax.Array)
+        and x.dtype in PLAIN_FLOATS
+        and not x.aval.weak_type
+    )
+
+
+def add_scalar(x: Array, c: float) -> Array:
+    """``x + c`` for a Python number ``c``."""
+    return lax.add(x, np.array(c, x.dtype)) if _takes_scalar_as_is(x, c) else x + c
+
+
+def scalar_mul(c: float, x: Array) -> Array:
+    """``c * x`` for a Python number ``c``."""
+    return lax.mul(np.array(c, x.dtype), x) if _takes_scalar_as_is(x, c) else c * x
 
 
 def as_array(x: Any) -> Array:

@@ -23,32 +23,16 @@ import numpy as np
 from jax import lax
 
 from ._dtypes import canonicalize_dtype
-from ._lax_ops import add, as_array, mul, reshape, same_kind, sub
+from ._lax_ops import PLAIN_FLOATS, add, add_scalar, as_array, mul, reshape, scalar_mul, sub
 
 Array = jax.Array
 #: One axis or several (negative values count from the end).
 Axes = int | Sequence[int]
 
-_PLAIN_FLOATS = frozenset(jnp.dtype(d) for d in ("float32", "float64", "complex64", "complex128"))
-
-
-def add_scalar(x: Array, c: float) -> Array:
-    """``x + c`` for a Python number ``c``, as jnp computes it (``c`` weakly typed)."""
-    plain = isinstance(x, jax.Array) and x.dtype in _PLAIN_FLOATS and not x.aval.weak_type
-    if type(c) in (int, float) and plain:
-        return lax.add(x, np.array(c, x.dtype))
-    return x + c
-
 
 def running_average(old: Array, new: Array, momentum: float) -> Array:
     """``momentum * old + (1 - momentum) * new`` (the running statistics' update)."""
-    if type(momentum) in (int, float) and old.dtype in _PLAIN_FLOATS and same_kind(old, new):
-        dtype = old.dtype
-        return lax.add(
-            lax.mul(np.array(momentum, dtype), old),
-            lax.mul(np.array(1 - momentum, dtype), new),
-        )
-    return momentum * old + (1 - momentum) * new
+    return add(scalar_mul(momentum, old), scalar_mul(1 - momentum, new))
 
 
 def canonicalize_axes(rank: int, axes: int | Iterable[int]) -> tuple[int, ...]:
@@ -66,7 +50,7 @@ def abs_sq(x: Array) -> Array:
 
 
 def _mean(x: Array, axes: tuple[int, ...], mask: Array | None) -> Array:
-    if mask is None and x.dtype in _PLAIN_FLOATS:
+    if mask is None and x.dtype in PLAIN_FLOATS:
         # What ``jnp.mean`` does for these dtypes (sum, then divide by the
         # count in the same dtype), without its argument handling.
         count = 1

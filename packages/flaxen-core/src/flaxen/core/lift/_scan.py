@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from flaxen.core._filters import Filter
+from flaxen.core._filters import Filter, is_filter_empty
 from flaxen.core._partial_eval import evaluate_outputs, unknown_outputs
 from flaxen.errors import ScanBroadcastError, ScanCarryStructureError
 
@@ -36,7 +36,7 @@ from ._axes import (
     split_in_out_axes,
 )
 from ._jit import checkpoint
-from ._pack import pack
+from ._pack import ScopeFn, pack
 
 
 def _is_broadcast_axis(axis: Any) -> bool:
@@ -201,7 +201,7 @@ def _move_out_axes(ys: Any, out_axes: Any) -> Any:
     )
 
 
-def _pre_pass_observable(scope_fn: Any) -> bool:
+def _pre_pass_observable(scope_fn: ScopeFn) -> bool:
     """Whether the broadcast pre-pass can change anything.
 
     It computes broadcast variables the body creates or changes, checks that
@@ -209,16 +209,9 @@ def _pre_pass_observable(scope_fn: Any) -> bool:
     When no collection is mutable and no stream exists (a plain ``apply``),
     it would do none of these, so the body is traced once instead of twice.
     """
-    roots = getattr(scope_fn, "outer_roots", None)
-    if roots is None:
-        return True
-    for root in roots:
-        mutable = root._store.mutable
-        if root.rngs or not (
-            mutable is False or (isinstance(mutable, list | tuple) and not mutable)
-        ):
-            return True
-    return False
+    return any(
+        root.rngs or not is_filter_empty(root._store.mutable) for root in scope_fn.outer_roots
+    )
 
 
 def _compute_broadcast(body_fn: Callable, broadcast_vars: Any, carry0: Any, scan_inputs: Any):
